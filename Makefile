@@ -1,0 +1,35 @@
+# chatio: `make run` starts one node, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+JS_TESTS := tests/js
+
+.PHONY: run test install system-deps js-deps test-python test-js clean
+
+$(BIN)/chatio: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/chatio
+
+run: install
+	CHATIO_GUEST_LOGIN=$${CHATIO_GUEST_LOGIN:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/chatio serve
+
+system-deps:
+	bash .ci/system-deps
+
+$(JS_TESTS)/node_modules/.package-lock.json: $(JS_TESTS)/package-lock.json
+	cd $(JS_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+
+js-deps: $(JS_TESTS)/node_modules/.package-lock.json
+
+test: install system-deps js-deps
+	$(BIN)/python -m pytest -q
+	cd $(JS_TESTS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1
+
+clean:
+	rm -rf $(VENV) $(JS_TESTS)/node_modules

@@ -1,0 +1,60 @@
+"""Wire names of the chatio protocol: namespaces, events and error codes.
+
+``client-js/src/constants.js`` mirrors this module; keep them in step.
+"""
+from __future__ import annotations
+
+import re
+
+CHAT_NAMESPACE = "/chat"
+TYPING_NAMESPACE = "/typing"
+PRESENCE_NAMESPACE = "/presence"
+
+# Client -> server events on /chat.
+EVENT_JOIN = "join"
+EVENT_LEAVE = "leave"
+EVENT_MESSAGE = "message"
+EVENT_HISTORY = "history"
+
+# Server -> client events.
+EVENT_CHATIO_ERROR = "chatio_error"
+
+# Event names Socket.IO reserves: a client may never trigger them as events.
+RESERVED_EVENTS = frozenset({
+    "connect", "connect_error", "disconnect", "disconnecting",
+    "newListener", "removeListener", "*", "",
+})
+
+# Error codes carried in ``{ok: false, error: {code, message, retryable}}``.
+INVALID_PAYLOAD = "INVALID_PAYLOAD"
+NOT_IN_ROOM = "NOT_IN_ROOM"
+FORBIDDEN = "FORBIDDEN"
+RATE_LIMITED = "RATE_LIMITED"
+TOO_MANY_ROOMS = "TOO_MANY_ROOMS"
+UNKNOWN_EVENT = "UNKNOWN_EVENT"
+UNAVAILABLE = "UNAVAILABLE"
+INTERNAL = "INTERNAL"
+
+ERROR_CODES = (
+    INVALID_PAYLOAD, NOT_IN_ROOM, FORBIDDEN, RATE_LIMITED, TOO_MANY_ROOMS,
+    UNKNOWN_EVENT, UNAVAILABLE, INTERNAL,
+)
+RETRYABLE_CODES = frozenset({RATE_LIMITED, UNAVAILABLE, INTERNAL})
+
+# Connection refusals (``connect_error`` data codes).
+UNAUTHORIZED = "UNAUTHORIZED"
+TOKEN_EXPIRED = "TOKEN_EXPIRED"
+REFUSAL_MESSAGE = "unauthorized"
+
+# Limits of the protocol itself (not configurable).
+ROOM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+MAX_ROOMS_PER_SOCKET = 100
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 200
+CLIENT_ID_MAX_CHARS = 64
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+# Tokens.
+TOKEN_SALT = "chatio-auth"
+GUEST_PREFIX = "guest-"
+GUEST_RENEWAL_WINDOW_SECONDS = 7 * 24 * 3600

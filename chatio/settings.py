@@ -1,0 +1,222 @@
+"""The node's configuration: the only module that reads the environment.
+
+``Settings.from_env()`` parses and checks every variable once; a bad value
+raises ``SettingsError`` naming the variable, and start-up stops there.
+Every variable is documented in ``docs/configuration.md``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value chatio cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """A token bucket: ``per_second`` tokens refill a bucket of ``burst``."""
+
+    per_second: float
+    burst: int
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_second > 0 and self.burst > 0
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        text = text.strip()
+        if text == "0":
+            return cls(0.0, 0)
+        rate, sep, burst = text.partition("/")
+        if not sep:
+            raise ValueError("expected RATE/BURST, for example 10/20, or 0")
+        per_second, size = float(rate), int(burst)
+        if per_second <= 0 or size < 1:
+            raise ValueError("RATE must be > 0 and BURST >= 1")
+        return cls(per_second, size)
+
+    def __str__(self) -> str:
+        return "0" if not self.enabled else f"{self.per_second:g}/{self.burst}"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of a chatio node, with its documented default."""
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    secret: str | None = None
+    api_key: str | None = None
+    data_dir: Path = Path("./data")
+    node_id: str = dataclasses.field(
+        default_factory=lambda: uuid.uuid4().hex[:12])
+    token_ttl: float = 3600.0
+    cors_origins: tuple[str, ...] = ()
+    guest_login: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    max_message_chars: int = 2000
+    max_payload: int = 65536
+    history_retention: int = 10000
+    history_backend: str = "sqlite"
+    rate_messages: Rate = Rate(10, 20)
+    rate_guest: Rate = Rate(0.2, 10)
+    ws_compression: bool = False
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    shutdown_timeout: float = 10.0
+    log_level: str = "info"
+
+    @property
+    def cors_allowed(self) -> str | list[str] | None:
+        """The value python-socketio expects for ``cors_allowed_origins``."""
+        if "*" in self.cors_origins:
+            return "*"
+        return list(self.cors_origins) or None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: the process environment)."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        defaults = cls()
+        return cls(
+            host=reader.get("HOST", str, defaults.host),
+            port=reader.get("PORT", _port, defaults.port),
+            secret=reader.get("CHATIO_SECRET", _secret, None),
+            api_key=reader.get("CHATIO_API_KEY", _nonempty, None),
+            data_dir=reader.get("CHATIO_DATA_DIR", Path, defaults.data_dir),
+            node_id=reader.get("CHATIO_NODE_ID", _nonempty, defaults.node_id),
+            token_ttl=reader.get("CHATIO_TOKEN_TTL", _positive_float,
+                                 defaults.token_ttl),
+            cors_origins=reader.get("CHATIO_CORS_ORIGINS", _list, ()),
+            guest_login=reader.get("CHATIO_GUEST_LOGIN", _bool, False),
+            trusted_proxies=reader.get("CHATIO_TRUSTED_PROXIES", _networks,
+                                       ()),
+            max_message_chars=reader.get("CHATIO_MAX_MESSAGE_CHARS",
+                                         _positive_int,
+                                         defaults.max_message_chars),
+            max_payload=reader.get("CHATIO_MAX_PAYLOAD", _positive_int,
+                                   defaults.max_payload),
+            history_retention=reader.get("CHATIO_HISTORY_RETENTION",
+                                         _positive_int,
+                                         defaults.history_retention),
+            history_backend=reader.get("CHATIO_HISTORY_BACKEND", _backend,
+                                       defaults.history_backend),
+            rate_messages=reader.get("CHATIO_RATE_MESSAGES", Rate.parse,
+                                     defaults.rate_messages),
+            rate_guest=reader.get("CHATIO_RATE_GUEST", Rate.parse,
+                                  defaults.rate_guest),
+            ws_compression=reader.get("CHATIO_WS_COMPRESSION", _bool, False),
+            ping_interval=reader.get("CHATIO_PING_INTERVAL", _positive_float,
+                                     defaults.ping_interval),
+            ping_timeout=reader.get("CHATIO_PING_TIMEOUT", _positive_float,
+                                    defaults.ping_timeout),
+            shutdown_timeout=reader.get("CHATIO_SHUTDOWN_TIMEOUT",
+                                        _positive_float,
+                                        defaults.shutdown_timeout),
+            log_level=reader.get("LOG_LEVEL", _log_level, defaults.log_level),
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (for the CLI and tests)."""
+        return dataclasses.replace(self, **changes)
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name)
+        if raw is None or (raw.strip() == "" and parse is not _bool):
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"{name}={raw!r} is invalid: {exc}") from None
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected one of 1/0/true/false/yes/no")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError("expected a port number from 1 to 65535")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("expected a whole number >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a number of seconds > 0")
+    return value
+
+
+def _nonempty(text: str) -> str:
+    return text.strip()
+
+
+def _secret(text: str) -> str:
+    if len(text) < 16:
+        raise ValueError("use at least 16 characters")
+    return text
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False)
+                 for item in _list(text))
+
+
+def _backend(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"sqlite", "memory"}:
+        raise ValueError("expected sqlite or memory")
+    return value
+
+
+def _log_level(text: str) -> str:
+    value = text.strip().lower()
+    if value not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(sorted(_LOG_LEVELS))}")
+    return value
+
+
+def log_level_number(name: str) -> int:
+    """The ``logging`` level for a ``LOG_LEVEL`` name."""
+    return logging.getLevelName(name.upper())
