@@ -1,0 +1,41 @@
+"""The fan-out seam: every emit to more than one socket goes through here.
+
+Services see only the ``Fanout`` protocol, so the delivery path (the stock
+Socket.IO manager today) can be replaced without touching them.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import socketio
+
+
+class Fanout(Protocol):
+    """Room membership and delivery for one namespace."""
+
+    async def enter(self, sid: str, room: str) -> None: ...
+
+    async def leave(self, sid: str, room: str) -> None: ...
+
+    async def broadcast(self, event: str, data: Any, room: str,
+                        skip_sid: str | None = None) -> None:
+        """Deliver ``event`` to every socket in ``room`` but ``skip_sid``."""
+
+
+class SocketIOFanout:
+    """Implements ``Fanout`` with python-socketio's client manager."""
+
+    def __init__(self, sio: socketio.AsyncServer, namespace: str) -> None:
+        self._sio = sio
+        self._namespace = namespace
+
+    async def enter(self, sid: str, room: str) -> None:
+        await self._sio.enter_room(sid, room, namespace=self._namespace)
+
+    async def leave(self, sid: str, room: str) -> None:
+        await self._sio.leave_room(sid, room, namespace=self._namespace)
+
+    async def broadcast(self, event: str, data: Any, room: str,
+                        skip_sid: str | None = None) -> None:
+        await self._sio.emit(event, data, to=room, skip_sid=skip_sid,
+                             namespace=self._namespace)

@@ -1,0 +1,123 @@
+"""Marshmallow schemas for every client event payload.
+
+Fields are strict: no type coercion (``"5"`` is not 5, ``true`` is not 1),
+unknown keys are refused, and text must be valid Unicode.
+"""
+from __future__ import annotations
+
+import numbers
+import unicodedata
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from . import constants as c
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+class StrictString(fields.String):
+    """A string that must already be ``str`` (not bytes) and valid Unicode."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise ValidationError("Contains a lone surrogate.")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """An integer that must already be an integer (not bool, float or str)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictNumber(fields.Float):
+    """A finite number that must already be a number (not bool or str)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class MessageText(StrictString):
+    """Plain message text: trimmed, non-empty, at most ``max_chars`` code
+    points, no control characters but newline and tab."""
+
+    def __init__(self, max_chars: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_chars = max_chars
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ValidationError("Must not be empty.")
+        if len(text) > self.max_chars:
+            raise ValidationError(
+                f"Longer than {self.max_chars} characters.")
+        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS
+               for ch in text):
+            raise ValidationError("Contains a control character.")
+        return text
+
+
+def _room() -> fields.Field:
+    return StrictString(required=True, validate=validate.Regexp(
+        c.ROOM_NAME_PATTERN, error="Must match ^[A-Za-z0-9_.:@-]{1,64}$."))
+
+
+def _seq(**kwargs: Any) -> fields.Field:
+    return StrictInteger(validate=validate.Range(0, MAX_SAFE_INTEGER), **kwargs)
+
+
+def _limit() -> fields.Field:
+    return StrictInteger(load_default=c.DEFAULT_PAGE_LIMIT,
+                         validate=validate.Range(0, c.MAX_PAGE_LIMIT))
+
+
+def _client_id() -> fields.Field:
+    return StrictString(validate=[
+        validate.Length(1, c.CLIENT_ID_MAX_CHARS),
+        validate.Predicate("isprintable", error="Must be printable."),
+    ])
+
+
+class RoomSchema(Schema):
+    room = _room()
+
+
+class JoinSchema(Schema):
+    room = _room()
+    since = _seq()
+    limit = _limit()
+
+
+class HistorySchema(Schema):
+    room = _room()
+    before = _seq()
+    after = _seq()
+    limit = _limit()
+
+    @validates_schema
+    def _one_direction(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "before" in data and "after" in data:
+            raise ValidationError("Give before or after, not both.")
+
+
+def message_schema(max_chars: int) -> Schema:
+    """The ``message`` payload schema for a text limit."""
+    return Schema.from_dict({
+        "room": _room(),
+        "text": MessageText(max_chars, required=True),
+        "client_id": _client_id(),
+    }, name="MessageSchema")()
+

@@ -1,0 +1,96 @@
+"""``ChatioServer``: python-socketio's AsyncServer with chatio's guarantees.
+
+- Events from one socket run one at a time, in arrival order, while sockets
+  run concurrently (stock ``async_handlers=True`` runs each event as its own
+  task, so a ``join`` could lose the race against the ``message`` after it).
+- Hostile packets (reserved or non-string event names, wrong argument
+  counts) never reach a handler raw: they get ``UNKNOWN_EVENT`` or
+  ``INVALID_PAYLOAD`` and the socket carries on.
+- Every event is acked with its result; without an ack id a failure is
+  emitted as ``chatio_error``.
+- ``drop_transports()`` closes every client's transport without a protocol
+  goodbye, so the official clients reconnect at once.
+
+It overrides ``_handle_event`` and ``_handle_disconnect``, which is why
+setup.cfg pins python-socketio's minor version.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from . import constants as c
+from .errors import UnknownEvent, failure
+from .lanes import SerialLanes
+from .namespaces.base import EventNamespace
+
+log = logging.getLogger(__name__)
+
+
+class ChatioServer(socketio.AsyncServer):
+    """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(async_mode="aiohttp", **kwargs)
+        self.lanes = SerialLanes()
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None,
+                            id: int | None, data: Any) -> None:
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return
+        handler = self.namespace_handlers.get(namespace)
+        if not isinstance(handler, EventNamespace):
+            return
+        self.lanes.submit(sid, lambda: self._run_event(
+            handler, sid, eio_sid, namespace, id, data))
+
+    async def _run_event(self, handler: EventNamespace, sid: str, eio_sid: str,
+                         namespace: str, ack_id: int | None, data: Any) -> None:
+        event, args = _split_event(data)
+        if event is None or event in c.RESERVED_EVENTS:
+            result = failure(UnknownEvent())
+        else:
+            result = await handler.dispatch(sid, event, args)
+        if ack_id is not None:
+            await self._send_packet(eio_sid, self.packet_class(
+                packet.ACK, namespace=namespace, id=ack_id, data=[result]))
+        elif not result["ok"]:
+            await self.emit(c.EVENT_CHATIO_ERROR, {
+                "event": event if isinstance(event, str) else None,
+                "error": result["error"],
+            }, to=sid, namespace=namespace)
+
+    async def _handle_disconnect(self, eio_sid: str, namespace: str | None,
+                                 reason: Any = None) -> None:
+        # Events the socket sent before it went away run before its
+        # disconnect handler, so nothing it sent is lost or reordered.
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid is not None:
+            await self.lanes.wait_idle(sid)
+        await super()._handle_disconnect(eio_sid, namespace, reason)
+
+    async def drop_transports(self) -> int:
+        """Close every client's transport abruptly; returns how many."""
+        sockets = list(self.eio.sockets.items())
+        for eio_sid, sock in sockets:
+            try:
+                await sock.close(wait=False, abort=True,
+                                 reason=self.reason.SERVER_DISCONNECT)
+                # Ends a websocket writer (which then closes the socket) or
+                # a pending long-poll.
+                sock.queue.put_nowait(None)
+            except Exception:
+                log.exception("closing a transport failed")
+            self.eio.sockets.pop(eio_sid, None)
+        return len(sockets)
+
+
+def _split_event(data: Any) -> tuple[str | None, list[Any]]:
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        return None, []
+    return data[0], data[1:]

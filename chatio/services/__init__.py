@@ -1,0 +1,1 @@
+"""Application services: chat logic that knows nothing of Socket.IO."""

@@ -1,0 +1,98 @@
+"""Rooms, messages and history: the /chat use cases."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from ..constants import EVENT_MESSAGE, MAX_ROOMS_PER_SOCKET
+from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
+from ..fanout import Fanout
+from ..ratelimit import RateLimiter
+from ..store import Draft, HistoryStore
+from .session import SocketSession
+
+
+class ChatService:
+    """Joins, sends and reads history for authenticated sockets."""
+
+    def __init__(self, store: HistoryStore, limiter: RateLimiter,
+                 fanout: Fanout) -> None:
+        self._store = store
+        self._limiter = limiter
+        self._fanout = fanout
+
+    async def join(self, session: SocketSession, room: str,
+                   limit: int, since: int | None = None) -> dict[str, Any]:
+        """Enter ``room`` and read the history the client is missing."""
+        if not session.identity.may_use(room):
+            raise Forbidden()
+        is_new = room not in session.rooms
+        if is_new and len(session.rooms) >= MAX_ROOMS_PER_SOCKET:
+            raise TooManyRooms()
+        # Enter before reading, so no message can fall between the history
+        # page and live delivery; the client de-duplicates by seq.
+        await self._fanout.enter(session.sid, room)
+        try:
+            if since is None:
+                page = await self._store.latest(room, limit)
+            else:
+                page = await self._store.after(room, since, limit)
+            last_seq = await self._store.last_seq(room)
+        except Exception:
+            if is_new:
+                await self._fanout.leave(session.sid, room)
+            raise
+        session.rooms.add(room)
+        ack: dict[str, Any] = {"room": room, "history": page.messages,
+                               "more": page.more, "last_seq": last_seq}
+        if page.gap:
+            ack["gap"] = True
+        return ack
+
+    async def leave(self, session: SocketSession, room: str) -> dict[str, Any]:
+        """Stop receiving ``room``; leaving a room never joined is harmless."""
+        if room in session.rooms:
+            session.rooms.discard(room)
+            await self._fanout.leave(session.sid, room)
+        return {}
+
+    async def send(self, session: SocketSession, room: str, text: str,
+                   client_id: str | None = None) -> dict[str, Any]:
+        """Store a message, then broadcast it to the room but the sender."""
+        user = session.identity
+        if client_id is not None:
+            # A retry gets its answer before any other check can refuse it.
+            sent = await self._store.find_sent(room, user.user_id, client_id)
+            if sent is not None:
+                return {"message": sent, "duplicate": True}
+        if room not in session.rooms:
+            raise NotInRoom()
+        retry_after = await self._limiter.acquire(user.user_id)
+        if retry_after > 0:
+            raise RateLimited(retry_after)
+        draft = Draft(id=uuid.uuid4().hex, room=room, user_id=user.user_id,
+                      user_name=user.name, text=text,
+                      ts=int(time.time() * 1000), client_id=client_id)
+        appended = await self._store.append(draft)
+        if not appended.duplicate:
+            await self._fanout.broadcast(EVENT_MESSAGE, appended.message, room,
+                                         skip_sid=session.sid)
+        return {"message": appended.message, "duplicate": appended.duplicate}
+
+    async def history(self, session: SocketSession, room: str, limit: int,
+                      before: int | None = None,
+                      after: int | None = None) -> dict[str, Any]:
+        """A page of a joined room's history, oldest first."""
+        if room not in session.rooms:
+            raise NotInRoom()
+        if after is not None:
+            page = await self._store.after(room, after, limit)
+        elif before is not None:
+            page = await self._store.before(room, before, limit)
+        else:
+            page = await self._store.latest(room, limit)
+        ack: dict[str, Any] = {"messages": page.messages, "more": page.more}
+        if page.gap:
+            ack["gap"] = True
+        return ack

@@ -1,0 +1,17 @@
+"""History stores: the interface and its implementations."""
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import Appended, Draft, HistoryStore, Page
+from .memory import MemoryHistoryStore
+from .sqlite import SqliteHistoryStore
+
+__all__ = ["Appended", "Draft", "HistoryStore", "Page", "build_history_store"]
+
+
+def build_history_store(settings: Settings) -> HistoryStore:
+    """The store the settings ask for (not yet opened)."""
+    if settings.history_backend == "memory":
+        return MemoryHistoryStore(settings.history_retention)
+    return SqliteHistoryStore(settings.data_dir / "chatio.sqlite3",
+                              settings.history_retention)
