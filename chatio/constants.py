@@ -47,7 +47,8 @@ TOKEN_EXPIRED = "TOKEN_EXPIRED"
 REFUSAL_MESSAGE = "unauthorized"
 
 # Limits of the protocol itself (not configurable).
-ROOM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+# \Z, not $: "$" would also accept a trailing newline.
+ROOM_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}\Z")
 MAX_ROOMS_PER_SOCKET = 100
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200

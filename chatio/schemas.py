@@ -72,7 +72,7 @@ class MessageText(StrictString):
 
 def _room() -> fields.Field:
     return StrictString(required=True, validate=validate.Regexp(
-        c.ROOM_NAME_PATTERN, error="Must match ^[A-Za-z0-9_.:@-]{1,64}$."))
+        c.ROOM_NAME_PATTERN, error="Must be 1 to 64 of A-Z a-z 0-9 _ . : @ -."))
 
 
 def _seq(**kwargs: Any) -> fields.Field:

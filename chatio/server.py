@@ -74,6 +74,15 @@ class ChatioServer(socketio.AsyncServer):
             await self.lanes.wait_idle(sid)
         await super()._handle_disconnect(eio_sid, namespace, reason)
 
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        # A client's engine.io CLOSE aborts the socket without waking its
+        # pending long-poll, which would then hold a request (and the
+        # client's read loop) until the ping timeout. Release it now.
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None:
+            sock.queue.put_nowait(None)
+
     async def drop_transports(self) -> int:
         """Close every client's transport abruptly; returns how many."""
         sockets = list(self.eio.sockets.items())

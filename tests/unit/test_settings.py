@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from chatio.settings import Rate, Settings, SettingsError
+
+
+def test_defaults_match_the_documented_table() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port, s.data_dir) == ("0.0.0.0", 8000, Path("./data"))
+    assert s.token_ttl == 3600 and s.max_message_chars == 2000
+    assert s.max_payload == 65536 and s.history_retention == 10000
+    assert s.rate_messages == Rate(10, 20) and not s.ws_compression
+    assert (s.ping_interval, s.ping_timeout, s.shutdown_timeout) == (25, 20, 10)
+    assert s.cors_allowed is None and not s.guest_login and s.log_level == "info"
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("1", True), ("yes", True), ("TRUE", True), ("0", False), ("no", False),
+    ("false", False)])
+def test_booleans(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"CHATIO_GUEST_LOGIN": raw}).guest_login is expected
+
+
+def test_lists_rates_and_durations() -> None:
+    s = Settings.from_env({
+        "CHATIO_CORS_ORIGINS": "https://a.example, https://b.example",
+        "CHATIO_RATE_MESSAGES": "2.5/7", "CHATIO_PING_INTERVAL": "0.5",
+        "CHATIO_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1"})
+    assert s.cors_allowed == ["https://a.example", "https://b.example"]
+    assert s.rate_messages == Rate(2.5, 7) and s.ping_interval == 0.5
+    assert len(s.trusted_proxies) == 2
+    assert Settings.from_env({"CHATIO_CORS_ORIGINS": "*"}).cors_allowed == "*"
+    assert not Settings.from_env({"CHATIO_RATE_MESSAGES": "0"}).rate_messages.enabled
+
+
+@pytest.mark.parametrize("name,value", [
+    ("PORT", "eighty"), ("PORT", "70000"), ("CHATIO_GUEST_LOGIN", "maybe"),
+    ("CHATIO_RATE_MESSAGES", "10"), ("CHATIO_RATE_MESSAGES", "10/0"),
+    ("CHATIO_TOKEN_TTL", "-1"), ("CHATIO_TOKEN_TTL", "nan"),
+    ("CHATIO_MAX_MESSAGE_CHARS", "0"), ("CHATIO_TRUSTED_PROXIES", "not-an-ip"),
+    ("CHATIO_SECRET", "short"), ("LOG_LEVEL", "loud"),
+    ("CHATIO_HISTORY_BACKEND", "mongo")])
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
