@@ -9,6 +9,7 @@ JS_TESTS := tests/js
 .PHONY: run test install system-deps js-deps test-python test-js clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
+	bash .ci/system-deps python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -20,15 +21,19 @@ run: install
 	CHATIO_GUEST_LOGIN=$${CHATIO_GUEST_LOGIN:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/chatio serve
 
 system-deps:
-	bash .ci/system-deps
+	bash .ci/system-deps python node
 
 $(JS_TESTS)/node_modules/.package-lock.json: $(JS_TESTS)/package-lock.json
 	cd $(JS_TESTS) && npm ci --no-audit --no-fund --loglevel=error
 
 js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
-test: install system-deps js-deps
+test: test-python test-js
+
+test-python: install
 	$(BIN)/python -m pytest -q
+
+test-js: install system-deps js-deps
 	cd $(JS_TESTS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1
 
 clean:
