@@ -77,8 +77,11 @@ async def mint_token(request: web.Request) -> web.Response:
                       f"ids starting with {c.GUEST_PREFIX!r} are reserved")
     issuer = request.app[ISSUER]
     ttl = body.get("ttl")
-    token = issuer.mint(body["sub"], name=body.get("name"),
-                        rooms=body.get("rooms"), ttl=ttl)
+    try:
+        token = issuer.mint(body["sub"], name=body.get("name"),
+                            rooms=body.get("rooms"), ttl=ttl)
+    except TokenError as exc:
+        return _error(400, c.INVALID_PAYLOAD, f"cannot mint that token: {exc.reason}")
     return web.json_response({"token": token, "expires_in": issuer.expires_in(ttl)})
 
 
@@ -130,7 +133,8 @@ async def _load(request: web.Request, schema: Schema) -> dict[str, Any]:
 
 def _error(status: int, code: str, message: str,
            details: dict[str, Any] | None = None) -> web.Response:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": message,
+                             "retryable": code in c.RETRYABLE_CODES}
     if details is not None:
         error["details"] = details
     return web.json_response({"ok": False, "error": error}, status=status)

@@ -30,6 +30,11 @@ from .tokens import TokenIssuer
 
 log = logging.getLogger("chatio.app")
 
+# How CHATIO_SHUTDOWN_TIMEOUT is shared on SIGTERM: finishing received events,
+# then the HTTP server's own shutdown; the rest is margin for closing stores.
+EVENTS_SHARE = 0.4
+HTTP_SHARE = 0.5
+
 
 async def create_app(settings: Settings | None = None) -> web.Application:
     """Build a node; with no settings, read them from the environment and
@@ -47,6 +52,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         max_http_buffer_size=settings.max_payload,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
+        namespaces=[CHAT_NAMESPACE],  # "/" and others are refused
         logger=False, engineio_logger=False,
     )
     chat = ChatService(store, MemoryRateLimiter(settings.rate_messages),
@@ -87,8 +93,8 @@ async def _drop_clients(app: web.Application) -> None:
     app[LIFECYCLE].shutting_down = True
     dropped = await sio.drop_transports()
     try:
-        # Half the budget: the HTTP server's own shutdown needs the rest.
-        await asyncio.wait_for(sio.lanes.wait_all(), settings.shutdown_timeout / 2)
+        await asyncio.wait_for(sio.lanes.wait_all(),
+                               settings.shutdown_timeout * EVENTS_SHARE)
     except asyncio.TimeoutError:
         log.warning("events still running at shutdown",
                     extra={"fields": {"lanes": len(sio.lanes)}})

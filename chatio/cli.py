@@ -39,7 +39,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from aiohttp import web
 
-    from .app import create_app
+    from .app import HTTP_SHARE, create_app
     from .logs import configure_logging
 
     settings = settings.replace(host=host or settings.host,
@@ -52,7 +52,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     else:
         loop = uvloop.new_event_loop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                shutdown_timeout=settings.shutdown_timeout, access_log=None,
+                shutdown_timeout=settings.shutdown_timeout * HTTP_SHARE,
+                access_log=None,
                 print=None, loop=loop)
     return 0
 

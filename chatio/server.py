@@ -76,12 +76,14 @@ class ChatioServer(socketio.AsyncServer):
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
-        # A client's engine.io CLOSE aborts the socket without waking its
-        # pending long-poll, which would then hold a request (and the
-        # client's read loop) until the ping timeout. Release it now.
-        sock = self.eio.sockets.get(eio_sid)
-        if sock is not None:
-            sock.queue.put_nowait(None)
+        if reason == self.reason.CLIENT_DISCONNECT:
+            # The client's engine.io CLOSE aborts the socket without waking
+            # its pending long-poll, which would then hold a request (and
+            # the client's read loop) until the ping timeout. No CLOSE packet
+            # of ours follows in this case, so release the poll now.
+            sock = self.eio.sockets.get(eio_sid)
+            if sock is not None:
+                sock.queue.put_nowait(None)
 
     async def drop_transports(self) -> int:
         """Close every client's transport abruptly; returns how many."""

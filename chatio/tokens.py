@@ -113,7 +113,7 @@ def _identity_from(claims: dict[str, Any]) -> Identity:
         raise TokenError(c.UNAUTHORIZED, "malformed sub")
     if name is None:
         name = sub
-    if not _is_short_text(name, MAX_NAME_CHARS):
+    elif not _is_short_text(name, MAX_NAME_CHARS):
         raise TokenError(c.UNAUTHORIZED, "malformed name")
     if rooms is not None:
         if (not isinstance(rooms, list) or len(rooms) > MAX_PATTERNS

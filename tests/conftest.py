@@ -1,0 +1,119 @@
+"""Fixtures shared by chatio's test suites.
+
+Functional tests run against a real server on a free local port. A test that
+needs particular settings calls ``start_server(**changes)``; most use
+``server``. A module where the history store matters parametrizes the
+``backend`` fixture over both stores::
+
+    pytestmark = pytest.mark.parametrize("backend", BACKENDS)
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatio.settings import Settings
+from support import UNLIMITED, ChatClient, mint_token, serve_app
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """A running in-process server."""
+
+    url: str
+    settings: Settings
+
+
+@pytest.fixture
+def secret() -> str:
+    return "test-secret-" + secrets.token_hex(16)
+
+
+@pytest.fixture
+def backend() -> str:
+    """The history store; override with ``parametrize("backend", ...)``."""
+    return "memory"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, secret: str,
+                  backend: str) -> Callable[..., Settings]:
+    """Settings for one test node: its own data dir, secret and store."""
+    def make(**changes: Any) -> Settings:
+        base = Settings(
+            host="127.0.0.1",
+            port=0,
+            secret=secret,
+            data_dir=tmp_path / "data",
+            history_backend=backend,
+            rate_messages=UNLIMITED,
+            rate_guest=UNLIMITED,
+        )
+        return base.replace(**changes)
+    return make
+
+
+@pytest.fixture
+async def start_server(
+        make_settings: Callable[..., Settings]
+) -> AsyncIterator[Callable[..., Awaitable[Server]]]:
+    """Start in-process servers; all are stopped when the test ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        async def start(**changes: Any) -> Server:
+            settings = make_settings(**changes)
+            url = await stack.enter_async_context(serve_app(settings))
+            return Server(url, settings)
+        yield start
+
+
+@pytest.fixture
+async def server(start_server: Callable[..., Awaitable[Server]]) -> Server:
+    return await start_server()
+
+
+@pytest.fixture
+def token(secret: str) -> Callable[..., str]:
+    """Mint a token for the test secret: ``token("alice", name="Alice")``."""
+    def make(sub: str = "alice", **claims: Any) -> str:
+        return mint_token(secret, sub, **claims)
+    return make
+
+
+@pytest.fixture
+async def clients(
+        start_server: Callable[..., Awaitable[Server]]
+) -> AsyncIterator[Callable[[], ChatClient]]:
+    """Make ``ChatClient``s that are closed before the servers stop."""
+    made: list[ChatClient] = []
+
+    def make(transports: tuple[str, ...] = ("websocket",)) -> ChatClient:
+        client = ChatClient(transports)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
+
+
+@pytest.fixture
+def connect(clients: Callable[..., ChatClient],
+            token: Callable[..., str]) -> Callable[..., Awaitable[ChatClient]]:
+    """Connect a client to a server as a user (a fresh token per call)::
+
+        alice = await connect(server, "alice", name="Alice")
+    """
+    async def make(server: Server, sub: str = "alice", *,
+                   transports: tuple[str, ...] = ("websocket",),
+                   location: str = "auth", **claims: Any) -> ChatClient:
+        client = clients(transports)
+        await client.connect(server.url, token(sub, **claims),
+                             location=location)
+        return client
+    return make
