@@ -8,25 +8,34 @@ once), finishes the events already received, then closes its stores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from . import api
-from .appkeys import GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO, STORE, Lifecycle
-from .constants import CHAT_NAMESPACE
+from .appkeys import (GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO, STORE,
+                      SWEEP_JOBS, Lifecycle)
+from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
 from .logs import configure_logging
 from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
+from .namespaces.presence import PresenceNamespace
+from .namespaces.typing_ns import TypingNamespace
+from .presence import MemoryPresenceStore
 from .ratelimit import MemoryRateLimiter
 from .secret_file import load_or_create_secret
 from .server import ChatioServer
 from .services.chat import ChatService
+from .services.presence import PresenceService
+from .services.typing_indicator import TypingService
 from .settings import Settings
 from .store import build_history_store
+from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
+from .typing_state import MemoryTypingState
 
 log = logging.getLogger("chatio.app")
 
@@ -52,14 +61,24 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         max_http_buffer_size=settings.max_payload,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
-        namespaces=[CHAT_NAMESPACE],  # "/" and others are refused
+        # "/" and any other namespace are refused.
+        namespaces=[CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE],
         logger=False, engineio_logger=False,
     )
+    presence = PresenceService(
+        MemoryPresenceStore(), SocketIOFanout(sio, PRESENCE_NAMESPACE),
+        settings.node_id, settings.presence_grace)
+    typing = TypingService(
+        MemoryTypingState(), SocketIOFanout(sio, TYPING_NAMESPACE), presence,
+        MemoryRateLimiter(settings.rate_typing), settings.typing_ttl)
     chat = ChatService(store, MemoryRateLimiter(settings.rate_messages),
-                       SocketIOFanout(sio, CHAT_NAMESPACE))
+                       SocketIOFanout(sio, CHAT_NAMESPACE),
+                       listeners=[presence, typing])  # presence first
+    auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
     sio.register_namespace(ChatNamespace(
-        chat, issuer=issuer, trusted_proxies=settings.trusted_proxies,
-        max_message_chars=settings.max_message_chars))
+        chat, max_message_chars=settings.max_message_chars, **auth))
+    sio.register_namespace(PresenceNamespace(presence, **auth))
+    sio.register_namespace(TypingNamespace(typing, **auth))
 
     app = web.Application(middlewares=[
         refuse_new_sessions(lambda: lifecycle.shutting_down),
@@ -73,7 +92,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)
+    app[SWEEP_JOBS] = [presence.expire, typing.expire]
     app.cleanup_ctx.append(_history_store)
+    app.cleanup_ctx.append(_sweeper)
     app.on_shutdown.append(_drop_clients)
     return app
 
@@ -86,6 +107,17 @@ async def _history_store(app: web.Application) -> AsyncIterator[None]:
     yield
     await store.close()
     log.info("history store closed")
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    task = asyncio.create_task(sweep_forever(
+        app[SWEEP_JOBS],
+        sweep_interval(settings.presence_grace, settings.typing_ttl)))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _drop_clients(app: web.Application) -> None:

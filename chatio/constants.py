@@ -16,7 +16,13 @@ EVENT_LEAVE = "leave"
 EVENT_MESSAGE = "message"
 EVENT_HISTORY = "history"
 
+# Client -> server events on /presence and /typing.
+EVENT_SUBSCRIBE = "subscribe"
+EVENT_UNSUBSCRIBE = "unsubscribe"
+EVENT_TYPING = "typing"  # also server -> client on /typing
+
 # Server -> client events.
+EVENT_PRESENCE = "presence"
 EVENT_CHATIO_ERROR = "chatio_error"
 
 # Event names Socket.IO reserves: a client may never trigger them as events.
@@ -54,6 +60,9 @@ DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
 CLIENT_ID_MAX_CHARS = 64
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+# A volatile send skips a socket with at least this many packets queued.
+VOLATILE_QUEUE_LIMIT = 16
 
 # Tokens.
 TOKEN_SALT = "chatio-auth"

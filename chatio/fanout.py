@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import socketio
 
+from .constants import VOLATILE_QUEUE_LIMIT
+
 
 class Fanout(Protocol):
     """Room membership and delivery for one namespace."""
@@ -20,6 +22,11 @@ class Fanout(Protocol):
     async def broadcast(self, event: str, data: Any, room: str,
                         skip_sid: str | None = None) -> None:
         """Deliver ``event`` to every socket in ``room`` but ``skip_sid``."""
+
+    async def broadcast_volatile(self, event: str, data: Any, room: str,
+                                 skip_sid: str | None = None) -> None:
+        """Like ``broadcast``, but skip recipients that are falling behind:
+        for ephemeral state that the next update supersedes."""
 
 
 class SocketIOFanout:
@@ -38,4 +45,16 @@ class SocketIOFanout:
     async def broadcast(self, event: str, data: Any, room: str,
                         skip_sid: str | None = None) -> None:
         await self._sio.emit(event, data, to=room, skip_sid=skip_sid,
+                             namespace=self._namespace)
+
+    async def broadcast_volatile(self, event: str, data: Any, room: str,
+                                 skip_sid: str | None = None) -> None:
+        skip = [skip_sid] if skip_sid is not None else []
+        sockets = self._sio.eio.sockets
+        for sid, eio_sid in self._sio.manager.get_participants(
+                self._namespace, room):
+            sock = sockets.get(eio_sid)
+            if sock is not None and sock.queue.qsize() >= VOLATILE_QUEUE_LIMIT:
+                skip.append(sid)
+        await self._sio.emit(event, data, to=room, skip_sid=skip,
                              namespace=self._namespace)

@@ -49,6 +49,15 @@ class StrictNumber(fields.Float):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class StrictBoolean(fields.Boolean):
+    """``true`` or ``false`` only (not 1, "yes" or "true")."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class MessageText(StrictString):
     """Plain message text: trimmed, non-empty, at most ``max_chars`` code
     points, no control characters but newline and tab."""
@@ -111,6 +120,11 @@ class HistorySchema(Schema):
     def _one_direction(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "before" in data and "after" in data:
             raise ValidationError("Give before or after, not both.")
+
+
+class TypingSchema(Schema):
+    room = _room()
+    typing = StrictBoolean(required=True)
 
 
 def message_schema(max_chars: int) -> Schema:

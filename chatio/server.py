@@ -59,7 +59,7 @@ class ChatioServer(socketio.AsyncServer):
         if ack_id is not None:
             await self._send_packet(eio_sid, self.packet_class(
                 packet.ACK, namespace=namespace, id=ack_id, data=[result]))
-        elif not result["ok"]:
+        elif not result["ok"] and handler.reports(event, result):
             await self.emit(c.EVENT_CHATIO_ERROR, {
                 "event": event if isinstance(event, str) else None,
                 "error": result["error"],

@@ -78,6 +78,9 @@ class Settings:
     history_backend: str = "sqlite"
     rate_messages: Rate = Rate(10, 20)
     rate_guest: Rate = Rate(0.2, 10)
+    rate_typing: Rate = Rate(10, 20)
+    presence_grace: float = 5.0
+    typing_ttl: float = 6.0
     ws_compression: bool = False
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
@@ -124,6 +127,12 @@ class Settings:
                                      defaults.rate_messages),
             rate_guest=reader.get("CHATIO_RATE_GUEST", Rate.parse,
                                   defaults.rate_guest),
+            rate_typing=reader.get("CHATIO_RATE_TYPING", Rate.parse,
+                                   defaults.rate_typing),
+            presence_grace=reader.get("CHATIO_PRESENCE_GRACE", _seconds,
+                                      defaults.presence_grace),
+            typing_ttl=reader.get("CHATIO_TYPING_TTL", _positive_float,
+                                  defaults.typing_ttl),
             ws_compression=reader.get("CHATIO_WS_COMPRESSION", _bool, False),
             ping_interval=reader.get("CHATIO_PING_INTERVAL", _positive_float,
                                      defaults.ping_interval),
@@ -181,6 +190,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a number of seconds > 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError("expected a number of seconds >= 0")
     return value
 
 

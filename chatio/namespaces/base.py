@@ -38,6 +38,10 @@ def handles(event: str) -> Callable[[Handler], Handler]:
 class EventNamespace(socketio.AsyncNamespace):
     """A namespace whose events are validated, ordered and acked uniformly."""
 
+    # (event, error code) pairs that are dropped silently when the client
+    # asked for no ack, instead of being reported as ``chatio_error``.
+    quiet_failures: frozenset[tuple[str, str]] = frozenset()
+
     def __init__(self, namespace: str, *, issuer: TokenIssuer,
                  trusted_proxies: tuple[Network, ...],
                  schemas: Mapping[str, Schema]) -> None:
@@ -91,6 +95,10 @@ class EventNamespace(socketio.AsyncNamespace):
 
     async def disconnected(self, session: SocketSession) -> None:
         """Hook: clean up after a socket left (in order after its events)."""
+
+    def reports(self, event: Any, result: dict[str, Any]) -> bool:
+        """Whether a failed result without an ack becomes ``chatio_error``."""
+        return (event, result["error"]["code"]) not in self.quiet_failures
 
     async def dispatch(self, sid: str, event: Any, args: list[Any]) -> dict[str, Any]:
         """Run one client event and return its ack payload."""

@@ -27,6 +27,9 @@ class ChatNamespace(EventNamespace):
                          })
         self._chat = chat
 
+    async def disconnected(self, session: SocketSession) -> None:
+        await self._chat.disconnected(session)
+
     @handles(c.EVENT_JOIN)
     async def join(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._chat.join(session, **payload)

@@ -1,8 +1,10 @@
 """Rooms, messages and history: the /chat use cases."""
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from ..constants import EVENT_MESSAGE, MAX_ROOMS_PER_SOCKET
@@ -10,17 +12,21 @@ from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import Draft, HistoryStore
+from .room_events import RoomListener
 from .session import SocketSession
+
+log = logging.getLogger(__name__)
 
 
 class ChatService:
     """Joins, sends and reads history for authenticated sockets."""
 
     def __init__(self, store: HistoryStore, limiter: RateLimiter,
-                 fanout: Fanout) -> None:
+                 fanout: Fanout, listeners: Sequence[RoomListener] = ()) -> None:
         self._store = store
         self._limiter = limiter
         self._fanout = fanout
+        self._listeners = tuple(listeners)
 
     async def join(self, session: SocketSession, room: str,
                    limit: int, since: int | None = None) -> dict[str, Any]:
@@ -44,6 +50,8 @@ class ChatService:
                 await self._fanout.leave(session.sid, room)
             raise
         session.rooms.add(room)
+        if is_new:
+            await self._notify("member_joined", session, room)
         ack: dict[str, Any] = {"room": room, "history": page.messages,
                                "more": page.more, "last_seq": last_seq}
         if page.gap:
@@ -55,7 +63,14 @@ class ChatService:
         if room in session.rooms:
             session.rooms.discard(room)
             await self._fanout.leave(session.sid, room)
+            await self._notify("member_left", session, room, False)
         return {}
+
+    async def disconnected(self, session: SocketSession) -> None:
+        """The socket is gone: it left every room it had joined."""
+        for room in sorted(session.rooms):
+            await self._notify("member_left", session, room, True)
+        session.rooms.clear()
 
     async def send(self, session: SocketSession, room: str, text: str,
                    client_id: str | None = None) -> dict[str, Any]:
@@ -78,6 +93,7 @@ class ChatService:
         if not appended.duplicate:
             await self._fanout.broadcast(EVENT_MESSAGE, appended.message, room,
                                          skip_sid=session.sid)
+            await self._notify("message_sent", session, room)
         return {"message": appended.message, "duplicate": appended.duplicate}
 
     async def history(self, session: SocketSession, room: str, limit: int,
@@ -96,3 +112,13 @@ class ChatService:
         if page.gap:
             ack["gap"] = True
         return ack
+
+    async def _notify(self, hook: str, session: SocketSession, room: str,
+                      *args: Any) -> None:
+        # Presence and typing are best effort: their failure must not fail
+        # (or hide the outcome of) a join, leave or stored message.
+        for listener in self._listeners:
+            try:
+                await getattr(listener, hook)(session, room, *args)
+            except Exception:
+                log.exception("%s listener failed", hook)

@@ -1,0 +1,82 @@
+"""Presence kept in process memory: the single-node implementation."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from .base import Departure, Member
+
+
+@dataclasses.dataclass
+class _Connection:
+    node_id: str
+    refreshed_at: float
+
+
+@dataclasses.dataclass
+class _UserPresence:
+    member: Member
+    connections: dict[str, _Connection] = dataclasses.field(default_factory=dict)
+    grace_until: float | None = None
+
+
+class MemoryPresenceStore:
+    """Implements ``PresenceStore`` for one node."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._rooms: dict[str, dict[str, _UserPresence]] = {}
+        self._in_grace: set[tuple[str, str]] = set()
+
+    async def add(self, room: str, member: Member, conn_id: str,
+                  node_id: str) -> bool:
+        users = self._rooms.setdefault(room, {})
+        presence = users.get(member.user_id)
+        first = presence is None
+        if presence is None:
+            presence = users[member.user_id] = _UserPresence(member)
+        presence.member = member  # the most recently joined device names it
+        presence.grace_until = None
+        self._in_grace.discard((room, member.user_id))
+        presence.connections[conn_id] = _Connection(node_id, self._clock())
+        return first
+
+    async def remove(self, room: str, user_id: str, conn_id: str,
+                     grace: float) -> bool:
+        users = self._rooms.get(room, {})
+        presence = users.get(user_id)
+        if presence is None or presence.connections.pop(conn_id, None) is None:
+            return False
+        if presence.connections:
+            return False
+        if grace > 0:
+            presence.grace_until = self._clock() + grace
+            self._in_grace.add((room, user_id))
+            return False
+        self._forget(room, user_id)
+        return True
+
+    async def expire(self) -> list[Departure]:
+        now = self._clock()
+        departed = []
+        for room, user_id in list(self._in_grace):
+            presence = self._rooms[room][user_id]
+            if presence.grace_until is not None and presence.grace_until <= now:
+                departed.append(Departure(room, presence.member))
+                self._forget(room, user_id)
+        return departed
+
+    async def members(self, room: str) -> list[Member]:
+        return [p.member for p in self._rooms.get(room, {}).values()]
+
+    async def is_connected(self, room: str, user_id: str) -> bool:
+        presence = self._rooms.get(room, {}).get(user_id)
+        return presence is not None and bool(presence.connections)
+
+    def _forget(self, room: str, user_id: str) -> None:
+        self._in_grace.discard((room, user_id))
+        users = self._rooms[room]
+        del users[user_id]
+        if not users:
+            del self._rooms[room]

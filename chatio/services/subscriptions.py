@@ -1,0 +1,24 @@
+"""Room subscriptions of the /presence and /typing namespaces."""
+from __future__ import annotations
+
+from ..errors import Forbidden
+from ..fanout import Fanout
+from .session import SocketSession
+
+
+class Subscriptions:
+    """Subscribing a socket to a room's events needs only that its token
+    allows the room, not /chat membership."""
+
+    def __init__(self, fanout: Fanout) -> None:
+        self._fanout = fanout
+
+    async def subscribe(self, session: SocketSession, room: str) -> None:
+        if not session.identity.may_use(room):
+            raise Forbidden()
+        session.rooms.add(room)
+        await self._fanout.enter(session.sid, room)
+
+    async def unsubscribe(self, session: SocketSession, room: str) -> None:
+        session.rooms.discard(room)
+        await self._fanout.leave(session.sid, room)
