@@ -1,0 +1,80 @@
+"""The PresenceStore contract, run against every implementation."""
+from __future__ import annotations
+
+import pytest
+
+from chatio.presence import Member, MemoryPresenceStore, PresenceStore
+
+ANN, ANN_PHONE = Member("ann", "Ann"), Member("ann", "Ann (phone)")
+BOB = Member("bob", "Bob")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory"])
+def store(request: pytest.FixtureRequest, clock: Clock) -> PresenceStore:
+    return MemoryPresenceStore(clock=clock)
+
+
+async def test_first_device_joins_and_last_device_leaves(store: PresenceStore) -> None:
+    assert await store.add("r", ANN, "c1", "n1") is True
+    assert await store.add("r", ANN_PHONE, "c2", "n1") is False
+    assert await store.remove("r", "ann", "c1", grace=0) is False
+    assert await store.remove("r", "ann", "c2", grace=0) is True
+    assert await store.members("r") == []
+
+
+async def test_most_recent_device_names_the_user(store: PresenceStore) -> None:
+    await store.add("r", ANN, "c1", "n1")
+    await store.add("r", ANN_PHONE, "c2", "n1")
+    await store.add("r", BOB, "c3", "n1")
+    assert sorted(await store.members("r"), key=lambda m: m.user_id) == [ANN_PHONE, BOB]
+
+
+async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock: Clock) -> None:
+    await store.add("r", ANN, "c1", "n1")
+    assert await store.remove("r", "ann", "c1", grace=5) is False
+    assert await store.members("r") == [ANN]
+    assert not await store.is_connected("r", "ann")
+    clock.now += 4.9
+    assert await store.expire() == []
+    clock.now += 0.2
+    [departure] = await store.expire()
+    assert (departure.room, departure.member) == ("r", ANN)
+    assert await store.members("r") == []
+    assert await store.expire() == []
+
+
+async def test_return_within_grace_is_no_transition(store: PresenceStore, clock: Clock) -> None:
+    await store.add("r", ANN, "c1", "n1")
+    await store.remove("r", "ann", "c1", grace=5)
+    clock.now += 3
+    assert await store.add("r", ANN, "c9", "n2") is False
+    clock.now += 10
+    assert await store.expire() == []
+    assert await store.is_connected("r", "ann")
+
+
+async def test_unknown_connection_removal_is_harmless(store: PresenceStore) -> None:
+    assert await store.remove("r", "ann", "nope", grace=0) is False
+    await store.add("r", ANN, "c1", "n1")
+    assert await store.remove("r", "ann", "other", grace=0) is False
+    assert await store.is_connected("r", "ann")
+
+
+async def test_rooms_are_independent(store: PresenceStore) -> None:
+    await store.add("a", ANN, "c1", "n1")
+    assert await store.add("b", ANN, "c1", "n1") is True
+    assert await store.remove("a", "ann", "c1", grace=0) is True
+    assert await store.members("b") == [ANN]

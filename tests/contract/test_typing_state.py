@@ -1,0 +1,49 @@
+"""The TypingState contract, run against every implementation."""
+from __future__ import annotations
+
+import pytest
+
+from chatio.typing_state import MemoryTypingState, Typist, TypingState
+
+ANN = Typist("r", "ann", "Ann")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory"])
+def state(request: pytest.FixtureRequest, clock: Clock) -> TypingState:
+    return MemoryTypingState(clock=clock)
+
+
+async def test_only_the_first_start_is_a_transition(state: TypingState) -> None:
+    assert await state.start(ANN, ttl=6) is True
+    assert await state.start(ANN, ttl=6) is False
+
+
+async def test_stop_reports_whether_it_was_typing(state: TypingState) -> None:
+    assert await state.stop("r", "ann") is None
+    await state.start(ANN, ttl=6)
+    assert await state.stop("r", "ann") == ANN
+    assert await state.stop("r", "ann") is None
+
+
+async def test_refresh_extends_the_expiry(state: TypingState, clock: Clock) -> None:
+    await state.start(ANN, ttl=6)
+    clock.now += 5
+    await state.start(ANN, ttl=6)
+    clock.now += 5
+    assert await state.expire() == []
+    clock.now += 1.5
+    assert await state.expire() == [ANN]
+    assert await state.start(ANN, ttl=6) is True
