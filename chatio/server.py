@@ -6,12 +6,14 @@
 - Hostile packets (reserved or non-string event names, wrong argument
   counts) never reach a handler raw: they get ``UNKNOWN_EVENT`` or
   ``INVALID_PAYLOAD`` and the socket carries on.
+- A repeated CONNECT for a namespace the connection already joined is
+  confirmed, not refused.
 - Every event is acked with its result; without an ack id a failure is
   emitted as ``chatio_error``.
 - ``drop_transports()`` closes every client's transport without a protocol
   goodbye, so the official clients reconnect at once.
 
-It overrides ``_handle_event`` and ``_handle_disconnect``, which is why
+It overrides ``_handle_connect``, ``_handle_event`` and ``_handle_disconnect``, which is why
 setup.cfg pins python-socketio's minor version.
 """
 from __future__ import annotations
@@ -36,6 +38,20 @@ class ChatioServer(socketio.AsyncServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(async_mode="aiohttp", **kwargs)
         self.lanes = SerialLanes()
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None,
+                              data: Any) -> None:
+        # socket.io-client sends CONNECT twice when ``connect()`` is called
+        # on a Manager socket that already auto-connected. Stock
+        # python-socketio answers the second with CONNECT_ERROR, and the
+        # client then destroys the socket it believes is connected. Confirm
+        # the existing socket instead, as the Node.js server does.
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+            await self._send_packet(eio_sid, self.packet_class(
+                packet.CONNECT, {"sid": sid}, namespace=namespace or "/"))
+            return
+        await super()._handle_connect(eio_sid, namespace, data)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None,
                             id: int | None, data: Any) -> None:

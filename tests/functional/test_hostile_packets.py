@@ -201,3 +201,17 @@ async def test_oversized_packet_closes_only_that_connection(start_server,
     assert await newcomer.next("message") == other["message"]
     page = await bob.history("lobby")
     assert all(len(m["text"]) <= 1000 for m in page["messages"])
+
+
+async def test_repeated_connect_keeps_the_socket_usable(server, connect) -> None:
+    """socket.io-client sends CONNECT twice when connect() is called on an
+    auto-connecting Manager socket; the socket must keep working."""
+    alice = await connect(server, "alice")
+    sid = alice.sio.get_sid("/chat")
+    await alice.sio.eio.send('0/chat,{"token":"ignored"}')
+    ack = await alice.call("join", {"room": "lobby"})
+    assert ack["ok"] is True
+    assert alice.sio.get_sid("/chat") == sid
+    assert alice.connected
+    # The official client destroys a socket that gets a connect_error.
+    assert alice.connect_errors.empty()
