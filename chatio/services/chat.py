@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..constants import EVENT_MESSAGE, MAX_ROOMS_PER_SOCKET
-from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
+from ..errors import ChatioError, Forbidden, NotInRoom, RateLimited, TooManyRooms
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import Draft, HistoryStore
@@ -76,16 +76,21 @@ class ChatService:
                    client_id: str | None = None) -> dict[str, Any]:
         """Store a message, then broadcast it to the room but the sender."""
         user = session.identity
-        if client_id is not None:
-            # A retry gets its answer before any other check can refuse it.
-            sent = await self._store.find_sent(room, user.user_id, client_id)
-            if sent is not None:
-                return {"message": sent, "duplicate": True}
+        refusal: ChatioError | None = None
         if room not in session.rooms:
-            raise NotInRoom()
-        retry_after = await self._limiter.acquire(user.user_id)
-        if retry_after > 0:
-            raise RateLimited(retry_after)
+            refusal = NotInRoom()
+        else:
+            retry_after = await self._limiter.acquire(user.user_id)
+            if retry_after > 0:
+                refusal = RateLimited(retry_after)
+        if refusal is not None:
+            # A retry gets its answer whatever would refuse a new message.
+            # (On the path that stores, append() checks this atomically.)
+            if client_id is not None:
+                sent = await self._store.find_sent(room, user.user_id, client_id)
+                if sent is not None:
+                    return {"message": sent, "duplicate": True}
+            raise refusal
         draft = Draft(id=uuid.uuid4().hex, room=room, user_id=user.user_id,
                       user_name=user.name, text=text,
                       ts=int(time.time() * 1000), client_id=client_id)
