@@ -39,10 +39,15 @@ class PresenceStore(Protocol):
         period is not a transition."""
 
     async def remove(self, room: str, user_id: str, conn_id: str,
-                     grace: float) -> bool:
-        """Forget a connection; True when that ended the user's presence now
-        (emit ``left``). With ``grace`` > 0 a user's last connection leaves
-        them present until ``expire`` runs after the grace period."""
+                     grace: float) -> Member | None:
+        """Forget a connection; the member when that ended the user's
+        presence now (emit ``left``). With ``grace`` > 0 a user's last
+        connection leaves them present until ``expire`` runs after the grace
+        period."""
+
+    async def heartbeat(self, node_id: str) -> None:
+        """Record that ``node_id`` is alive. A shared implementation treats
+        the entries of a node whose heartbeat stopped as gone."""
 
     async def expire(self) -> list[Departure]:
         """End the presence of users whose grace period has passed."""

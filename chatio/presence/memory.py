@@ -43,19 +43,23 @@ class MemoryPresenceStore:
         return first
 
     async def remove(self, room: str, user_id: str, conn_id: str,
-                     grace: float) -> bool:
+                     grace: float) -> Member | None:
         users = self._rooms.get(room, {})
         presence = users.get(user_id)
         if presence is None or presence.connections.pop(conn_id, None) is None:
-            return False
+            return None
         if presence.connections:
-            return False
+            return None
         if grace > 0:
             presence.grace_until = self._clock() + grace
             self._in_grace.add((room, user_id))
-            return False
+            return None
         self._forget(room, user_id)
-        return True
+        return presence.member
+
+    async def heartbeat(self, node_id: str) -> None:
+        # One process holds every entry, so they live and die with it.
+        return None
 
     async def expire(self) -> list[Departure]:
         now = self._clock()

@@ -42,12 +42,13 @@ class PresenceService(RoomListener):
     async def member_left(self, session: SocketSession, room: str,
                           dropped: bool) -> None:
         grace = self._grace if dropped else 0.0
-        if await self._store.remove(room, session.user_id, session.sid, grace):
-            await self._announce(
-                room, Member(session.user_id, session.identity.name), LEFT)
+        gone = await self._store.remove(room, session.user_id, session.sid, grace)
+        if gone is not None:
+            await self._announce(room, gone, LEFT)
 
     async def expire(self) -> None:
         """Announce users whose grace period ended without a return."""
+        await self._store.heartbeat(self._node_id)
         for departure in await self._store.expire():
             await self._announce(departure.room, departure.member, LEFT)
 

@@ -1,7 +1,8 @@
 """Room subscriptions of the /presence and /typing namespaces."""
 from __future__ import annotations
 
-from ..errors import Forbidden
+from ..constants import MAX_ROOMS_PER_SOCKET
+from ..errors import Forbidden, TooManyRooms
 from ..fanout import Fanout
 from .session import SocketSession
 
@@ -16,6 +17,8 @@ class Subscriptions:
     async def subscribe(self, session: SocketSession, room: str) -> None:
         if not session.identity.may_use(room):
             raise Forbidden()
+        if room not in session.rooms and len(session.rooms) >= MAX_ROOMS_PER_SOCKET:
+            raise TooManyRooms()
         session.rooms.add(room)
         await self._fanout.enter(session.sid, room)
 

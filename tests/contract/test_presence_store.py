@@ -30,8 +30,8 @@ def store(request: pytest.FixtureRequest, clock: Clock) -> PresenceStore:
 async def test_first_device_joins_and_last_device_leaves(store: PresenceStore) -> None:
     assert await store.add("r", ANN, "c1", "n1") is True
     assert await store.add("r", ANN_PHONE, "c2", "n1") is False
-    assert await store.remove("r", "ann", "c1", grace=0) is False
-    assert await store.remove("r", "ann", "c2", grace=0) is True
+    assert await store.remove("r", "ann", "c1", grace=0) is None
+    assert await store.remove("r", "ann", "c2", grace=0) == ANN_PHONE
     assert await store.members("r") == []
 
 
@@ -44,7 +44,7 @@ async def test_most_recent_device_names_the_user(store: PresenceStore) -> None:
 
 async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock: Clock) -> None:
     await store.add("r", ANN, "c1", "n1")
-    assert await store.remove("r", "ann", "c1", grace=5) is False
+    assert await store.remove("r", "ann", "c1", grace=5) is None
     assert await store.members("r") == [ANN]
     assert not await store.is_connected("r", "ann")
     clock.now += 4.9
@@ -67,14 +67,14 @@ async def test_return_within_grace_is_no_transition(store: PresenceStore, clock:
 
 
 async def test_unknown_connection_removal_is_harmless(store: PresenceStore) -> None:
-    assert await store.remove("r", "ann", "nope", grace=0) is False
+    assert await store.remove("r", "ann", "nope", grace=0) is None
     await store.add("r", ANN, "c1", "n1")
-    assert await store.remove("r", "ann", "other", grace=0) is False
+    assert await store.remove("r", "ann", "other", grace=0) is None
     assert await store.is_connected("r", "ann")
 
 
 async def test_rooms_are_independent(store: PresenceStore) -> None:
     await store.add("a", ANN, "c1", "n1")
     assert await store.add("b", ANN, "c1", "n1") is True
-    assert await store.remove("a", "ann", "c1", grace=0) is True
+    assert await store.remove("a", "ann", "c1", grace=0) == ANN
     assert await store.members("b") == [ANN]
