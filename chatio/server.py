@@ -6,6 +6,7 @@
 - Hostile packets (reserved or non-string event names, wrong argument
   counts) never reach a handler raw: they get ``UNKNOWN_EVENT`` or
   ``INVALID_PAYLOAD`` and the socket carries on.
+- A long-poll POST may carry any number of packets within the size limit.
 - A repeated CONNECT for a namespace the connection already joined is
   confirmed, not refused.
 - Every event is acked with its result; without an ack id a failure is
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import engineio.payload
 import socketio
 from socketio import packet
 
@@ -38,6 +40,12 @@ class ChatioServer(socketio.AsyncServer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(async_mode="aiohttp", **kwargs)
         self.lanes = SerialLanes()
+        # python-engineio drops (and answers 200 to) a long-poll POST of more
+        # than 16 packets, which socket.io-client sends for a burst of emits.
+        # The POST's size is already bounded by max_http_buffer_size.
+        engineio.payload.Payload.max_decode_packets = max(
+            engineio.payload.Payload.max_decode_packets,
+            self.eio.max_http_buffer_size)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None,
                               data: Any) -> None:

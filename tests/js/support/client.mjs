@@ -6,11 +6,13 @@ export const TRANSPORTS = ["websocket", "polling"];
 export const EVENT_TIMEOUT_MS = 5_000;
 export const ACK_TIMEOUT_MS = 5_000;
 
-/** Socket.IO options for one transport; polling never upgrades. */
+/**
+ * Socket.IO options for one transport. With `transports: ["polling"]` the
+ * client never probes websocket, so it stays on long-polling (the tests
+ * check `socket.io.engine.transport.name`).
+ */
 export function transportOptions(transport) {
-  return transport === "polling"
-    ? { transports: ["polling"], upgrade: false }
-    : { transports: ["websocket"] };
+  return { transports: [transport] };
 }
 
 /** An unconnected /chat socket (autoConnect off); call `.connect()`. */
@@ -27,15 +29,19 @@ export function chatSocket(url, transport, { token, auth, ...options } = {}) {
 }
 
 /**
- * Resolves with the arguments of the next `event` on `emitter` (an array
- * when there are several), rejects after `timeoutMs` or, when given, on the
- * first `rejectOn` event.
+ * Resolves with the first argument of the next `event` on `emitter` (with
+ * all of them, as an array, when `allArgs` is set); rejects after `timeoutMs`
+ * or, when given, on the first `rejectOn` event.
  */
-export function nextEvent(emitter, event, { timeoutMs = EVENT_TIMEOUT_MS, rejectOn } = {}) {
+export function nextEvent(
+  emitter,
+  event,
+  { timeoutMs = EVENT_TIMEOUT_MS, rejectOn, allArgs = false } = {},
+) {
   return new Promise((resolveEvent, reject) => {
     const onEvent = (...args) => {
       cleanup();
-      resolveEvent(args.length > 1 ? args : args[0]);
+      resolveEvent(allArgs ? args : args[0]);
     };
     const onReject = (error) => {
       cleanup();
@@ -71,21 +77,31 @@ export async function connect(socket, { timeoutMs = EVENT_TIMEOUT_MS } = {}) {
   return socket;
 }
 
-/** Connect and resolve with the connect_error that refused the socket. */
-export async function refusal(socket, { timeoutMs = EVENT_TIMEOUT_MS } = {}) {
-  const refused = nextEvent(socket, "connect_error", { timeoutMs });
-  const connected = nextEvent(socket, "connect", { timeoutMs }).then(
-    () => {
-      throw new Error("the server accepted a connection it should refuse");
-    },
-    () => new Promise(() => {}),
-  );
-  socket.connect();
-  try {
-    return await Promise.race([refused, connected]);
-  } finally {
-    socket.disconnect();
-  }
+/**
+ * Connect and resolve with the connect_error that refused the socket; rejects
+ * if the server accepts the connection or does not answer in time.
+ */
+export function refusal(socket, { timeoutMs = EVENT_TIMEOUT_MS } = {}) {
+  return new Promise((resolveRefusal, reject) => {
+    const timer = setTimeout(
+      () => finish(new Error(`no connect_error within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onRefused = (err) => finish(null, err);
+    const onConnected = () =>
+      finish(new Error("the server accepted a connection it should refuse"));
+    function finish(error, err) {
+      clearTimeout(timer);
+      socket.off("connect_error", onRefused);
+      socket.off("connect", onConnected);
+      socket.disconnect();
+      if (error) reject(error);
+      else resolveRefusal(err);
+    }
+    socket.on("connect_error", onRefused);
+    socket.on("connect", onConnected);
+    socket.connect();
+  });
 }
 
 /** A connected /chat socket. */
@@ -101,7 +117,8 @@ export function request(socket, event, ...args) {
 /**
  * Send a raw EVENT packet with an ack id, bypassing the client's refusal to
  * emit reserved names such as "connect" or "disconnect". `data` is the whole
- * packet data array: [eventName, ...args].
+ * packet data array: [eventName, ...args]. Uses socket.io-client 4.x
+ * internals (ids, acks, packet), pinned by the lockfile.
  */
 export function rawRequest(socket, data, { timeoutMs = ACK_TIMEOUT_MS } = {}) {
   return new Promise((resolveAck, reject) => {

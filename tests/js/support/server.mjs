@@ -1,6 +1,14 @@
 // Run `chatio serve` as a real subprocess, the way an operator would.
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,6 +17,8 @@ import { fileURLToPath } from "node:url";
 import { randomString } from "./tokens.mjs";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
+// Server output of every run is copied here (gitignored) for debugging.
+export const ARTIFACTS_DIR = resolve(HERE, "../artifacts");
 export const CHATIO_BIN =
   process.env.CHATIO_BIN || resolve(HERE, "../../../.venv/bin/chatio");
 
@@ -26,6 +36,33 @@ function cleanEnv() {
     if (!key.startsWith("CHATIO_") && !NODE_VARIABLES.has(key)) env[key] = value;
   }
   return env;
+}
+
+// Nodes still running when this process ends (a crash, an interrupted run)
+// are killed rather than left behind.
+const live = new Set();
+let reaperInstalled = false;
+
+function installReaper() {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = () => {
+    for (const child of live) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    live.clear();
+  };
+  process.once("exit", reap);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+    process.once(signal, () => {
+      reap();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** A TCP port that was free a moment ago on `host`. */
@@ -49,11 +86,13 @@ function delay(ms) {
 /**
  * One chatio node: `$CHATIO_BIN serve --host 127.0.0.1 --port P`.
  *
- * Every start writes stdout and stderr to `<dataDir>/../log/chatio.<n>.log`,
- * so a restart keeps the earlier output for debugging.
+ * Every start writes stdout and stderr to its own log file, so a restart
+ * keeps the earlier output; `dispose()` copies all of it to
+ * `artifacts/<name>.log`.
  */
 export class ChatioServer {
-  constructor({ env = {}, port, host = "127.0.0.1", secret, apiKey } = {}) {
+  constructor({ name = "chatio", env = {}, port, host = "127.0.0.1", secret, apiKey } = {}) {
+    this.name = name;
     this.root = mkdtempSync(join(tmpdir(), "chatio-js-"));
     this.dataDir = join(this.root, "data");
     this.host = host;
@@ -101,9 +140,17 @@ export class ChatioServer {
       closeSync(fd);
     }
     this.child = child;
+    installReaper();
+    live.add(child);
     this.exited = new Promise((resolveExit) => {
-      child.once("exit", (code, signal) => resolveExit({ code, signal }));
-      child.once("error", (error) => resolveExit({ code: null, signal: null, error }));
+      child.once("exit", (code, signal) => {
+        live.delete(child);
+        resolveExit({ code, signal, at: Date.now() });
+      });
+      child.once("error", (error) => {
+        live.delete(child);
+        resolveExit({ code: null, signal: null, error, at: Date.now() });
+      });
     });
     await this.waitHealthy(timeoutMs);
     return this;
@@ -183,6 +230,12 @@ export class ChatioServer {
       if (this.running) await this.stop();
     } catch {
       await this.kill();
+    }
+    try {
+      mkdirSync(ARTIFACTS_DIR, { recursive: true });
+      writeFileSync(join(ARTIFACTS_DIR, `${this.name}.log`), this.logs());
+    } catch {
+      // debugging aid only
     }
     if (!process.env.CHATIO_KEEP_TMP) rmSync(this.root, { recursive: true, force: true });
   }
