@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from support.clock import FakeClock
 
 from chatio.presence import Member, MemoryPresenceStore, PresenceStore
 
@@ -9,21 +10,14 @@ ANN, ANN_PHONE = Member("ann", "Ann"), Member("ann", "Ann (phone)")
 BOB = Member("bob", "Bob")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(params=["memory"])
-def store(request: pytest.FixtureRequest, clock: Clock) -> PresenceStore:
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> PresenceStore:
     return MemoryPresenceStore(clock=clock)
 
 
@@ -42,7 +36,7 @@ async def test_most_recent_device_names_the_user(store: PresenceStore) -> None:
     assert sorted(await store.members("r"), key=lambda m: m.user_id) == [ANN_PHONE, BOB]
 
 
-async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock: Clock) -> None:
+async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock: FakeClock) -> None:
     await store.add("r", ANN, "c1", "n1")
     assert await store.remove("r", "ann", "c1", grace=5) is None
     assert await store.members("r") == [ANN]
@@ -56,7 +50,7 @@ async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock
     assert await store.expire() == []
 
 
-async def test_return_within_grace_is_no_transition(store: PresenceStore, clock: Clock) -> None:
+async def test_return_within_grace_is_no_transition(store: PresenceStore, clock: FakeClock) -> None:
     await store.add("r", ANN, "c1", "n1")
     await store.remove("r", "ann", "c1", grace=5)
     clock.now += 3

@@ -2,27 +2,21 @@
 from __future__ import annotations
 
 import pytest
+from support.clock import FakeClock
 
 from chatio.typing_state import MemoryTypingState, Typist, TypingState
 
 ANN = Typist("r", "ann", "Ann")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture(params=["memory"])
-def state(request: pytest.FixtureRequest, clock: Clock) -> TypingState:
+def state(request: pytest.FixtureRequest, clock: FakeClock) -> TypingState:
     return MemoryTypingState(clock=clock)
 
 
@@ -38,7 +32,7 @@ async def test_stop_reports_whether_it_was_typing(state: TypingState) -> None:
     assert await state.stop("r", "ann") is None
 
 
-async def test_refresh_extends_the_expiry(state: TypingState, clock: Clock) -> None:
+async def test_refresh_extends_the_expiry(state: TypingState, clock: FakeClock) -> None:
     await state.start(ANN, ttl=6)
     clock.now += 5
     await state.start(ANN, ttl=6)
