@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import api
-from .appkeys import (GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO, STORE,
-                      SWEEP_JOBS, Lifecycle)
+from .appkeys import (GUEST_LIMITER, ISSUER, LIFECYCLE, PRESENCE_STORE, SETTINGS,
+                      SIO, STORE, SWEEP_JOBS, Lifecycle)
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
 from .logs import configure_logging
@@ -25,6 +25,7 @@ from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
 from .presence import MemoryPresenceStore
+from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
 from .secret_file import load_or_create_secret
 from .server import ChatioServer
@@ -65,8 +66,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         namespaces=[CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE],
         logger=False, engineio_logger=False,
     )
+    presence_store = MemoryPresenceStore()
     presence = PresenceService(
-        MemoryPresenceStore(), SocketIOFanout(sio, PRESENCE_NAMESPACE),
+        presence_store, SocketIOFanout(sio, PRESENCE_NAMESPACE),
         settings.node_id, settings.presence_grace)
     typing = TypingService(
         MemoryTypingState(), SocketIOFanout(sio, TYPING_NAMESPACE), presence,
@@ -93,7 +95,10 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     sio.attach(app)
     app.add_routes(api.routes)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
+    app[PRESENCE_STORE] = presence_store
+    # Torn down in reverse: the sweeper stops before presence is saved.
     app.cleanup_ctx.append(_history_store)
+    app.cleanup_ctx.append(_presence_snapshot)
     app.cleanup_ctx.append(_sweeper)
     app.on_shutdown.append(_drop_clients)
     return app
@@ -107,6 +112,16 @@ async def _history_store(app: web.Application) -> AsyncIterator[None]:
     yield
     await store.close()
     log.info("history store closed")
+
+
+async def _presence_snapshot(app: web.Application) -> AsyncIterator[None]:
+    settings, store = app[SETTINGS], app[PRESENCE_STORE]
+    restored = load_snapshot(store, settings.data_dir)
+    if restored:
+        log.info("presence restored", extra={"fields": {"users": restored}})
+    yield
+    saved = save_snapshot(store, settings.data_dir, settings.presence_grace)
+    log.info("presence saved", extra={"fields": {"users": saved}})
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .presence import MemoryPresenceStore
 from .ratelimit import RateLimiter
 from .server import ChatioServer
 from .settings import Settings
@@ -22,5 +23,6 @@ SIO = web.AppKey("sio", ChatioServer)
 STORE = web.AppKey("history_store", HistoryStore)
 ISSUER = web.AppKey("token_issuer", TokenIssuer)
 GUEST_LIMITER = web.AppKey("guest_limiter", RateLimiter)
+PRESENCE_STORE = web.AppKey("presence_store", MemoryPresenceStore)
 SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

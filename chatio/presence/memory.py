@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .base import Departure, Member
 
@@ -77,6 +78,33 @@ class MemoryPresenceStore:
     async def is_connected(self, room: str, user_id: str) -> bool:
         presence = self._rooms.get(room, {}).get(user_id)
         return presence is not None and bool(presence.connections)
+
+    def export_absent(self, grace: float) -> list[dict[str, Any]]:
+        """Users with no live connection (in their grace period, or about to
+        be: call after the node dropped its clients), with the grace they
+        have left, for ``import_absent`` in the next process."""
+        now = self._clock()
+        entries = []
+        for room, users in self._rooms.items():
+            for presence in users.values():
+                until = presence.grace_until
+                remaining = grace if until is None else max(0.0, until - now)
+                entries.append({"room": room, "id": presence.member.user_id,
+                                "name": presence.member.name,
+                                "grace": remaining})
+        return entries
+
+    def import_absent(self, entries: list[dict[str, Any]]) -> None:
+        """Restore exported users as present and in their grace period."""
+        now = self._clock()
+        for entry in entries:
+            member = Member(str(entry["id"]), str(entry["name"]))
+            room, grace = str(entry["room"]), float(entry["grace"])
+            users = self._rooms.setdefault(room, {})
+            if member.user_id in users:
+                continue
+            users[member.user_id] = _UserPresence(member, grace_until=now + grace)
+            self._in_grace.add((room, member.user_id))
 
     def _forget(self, room: str, user_id: str) -> None:
         self._in_grace.discard((room, user_id))
