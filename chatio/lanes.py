@@ -39,6 +39,11 @@ class SerialLanes:
             await asyncio.gather(*map(asyncio.shield, list(self._workers.values())),
                                  return_exceptions=True)
 
+    def backlog(self, key: Hashable) -> int:
+        """Jobs waiting under ``key`` (not counting the one running)."""
+        queue = self._queues.get(key)
+        return len(queue) if queue is not None else 0
+
     def __len__(self) -> int:
         return len(self._workers)
 

@@ -1,7 +1,8 @@
 """``ChatioServer``: python-socketio's AsyncServer with chatio's guarantees.
 
 - Events from one socket run one at a time, in arrival order, while sockets
-  run concurrently (stock ``async_handlers=True`` runs each event as its own
+  run concurrently; a socket with a deep backlog is read no further until it
+  drains (stock ``async_handlers=True`` runs each event as its own
   task, so a ``join`` could lose the race against the ``message`` after it).
 - Hostile packets (reserved or non-string event names, wrong argument
   counts) never reach a handler raw: they get ``UNKNOWN_EVENT`` or
@@ -14,8 +15,9 @@
 - ``drop_transports()`` closes every client's transport without a protocol
   goodbye, so the official clients reconnect at once.
 
-It overrides ``_handle_connect``, ``_handle_event`` and ``_handle_disconnect``, which is why
-setup.cfg pins python-socketio's minor version.
+It overrides ``_handle_connect``, ``_handle_event``, ``_handle_disconnect`` and
+``_handle_eio_disconnect``, which is why setup.cfg pins python-socketio's
+minor version.
 """
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ from .lanes import SerialLanes
 from .namespaces.base import EventNamespace
 
 log = logging.getLogger(__name__)
+
+# Events a socket may have waiting before reading from its connection pauses
+# until they ran: backpressure instead of an unbounded queue.
+MAX_EVENT_BACKLOG = 64
 
 
 class ChatioServer(socketio.AsyncServer):
@@ -54,10 +60,11 @@ class ChatioServer(socketio.AsyncServer):
         # python-socketio answers the second with CONNECT_ERROR, and the
         # client then destroys the socket it believes is connected. Confirm
         # the existing socket instead, as the Node.js server does.
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
-        if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+        name = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, name)
+        if sid is not None and self.manager.is_connected(sid, name):
             await self._send_packet(eio_sid, self.packet_class(
-                packet.CONNECT, {"sid": sid}, namespace=namespace or "/"))
+                packet.CONNECT, {"sid": sid}, namespace=name))
             return
         await super()._handle_connect(eio_sid, namespace, data)
 
@@ -72,6 +79,10 @@ class ChatioServer(socketio.AsyncServer):
             return
         self.lanes.submit(sid, lambda: self._run_event(
             handler, sid, eio_sid, namespace, id, data))
+        if self.lanes.backlog(sid) >= MAX_EVENT_BACKLOG:
+            # This runs in the connection's read loop: waiting here stops
+            # reading from a client that sends faster than it is served.
+            await self.lanes.wait_idle(sid)
 
     async def _run_event(self, handler: EventNamespace, sid: str, eio_sid: str,
                          namespace: str, ack_id: int | None, data: Any) -> None:

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from chatio.server import MAX_EVENT_BACKLOG
 from support import BACKENDS, assert_ok
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)
@@ -91,3 +92,17 @@ async def test_rejected_messages_do_not_consume_seq(server, connect):
     assert again["duplicate"] is True
     assert duplicate["message"]["seq"] == 2
     assert (await alice.send("room", "three"))["message"]["seq"] == 3
+
+
+async def test_burst_past_the_event_backlog_is_served_in_order(server, connect):
+    """A socket that sends far more than MAX_EVENT_BACKLOG events at once is
+    slowed down, not dropped: every event is answered, in order."""
+    sender = await connect(server, "flooder")
+    bystander = await connect(server, "bystander")
+    await sender.join("flood")
+    await bystander.join("flood")
+    count = MAX_EVENT_BACKLOG * 4
+    burst = await send_burst(sender, "flood", "f", count)
+    assert [m["text"] for m in burst] == [f"f-{n}" for n in range(count)]
+    assert [m["seq"] for m in burst] == list(range(1, count + 1))
+    assert (await bystander.send("flood", "still served"))["message"]["seq"] == count + 1

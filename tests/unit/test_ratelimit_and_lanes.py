@@ -56,3 +56,22 @@ async def test_failing_job_does_not_stop_its_lane() -> None:
     lanes.submit("k", ok)
     await lanes.wait_all()
     assert seen == [1]
+
+
+async def test_backlog_counts_waiting_jobs() -> None:
+    lanes = SerialLanes()
+    release = asyncio.Event()
+
+    async def blocked() -> None:
+        await release.wait()
+
+    async def quick() -> None:
+        pass
+
+    lanes.submit("k", blocked)
+    for _ in range(3):
+        lanes.submit("k", quick)
+    assert lanes.backlog("k") == 4 and lanes.backlog("other") == 0
+    release.set()
+    await lanes.wait_idle("k")
+    assert lanes.backlog("k") == 0
