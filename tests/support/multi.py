@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import socketio
 from socketio import packet
@@ -22,7 +23,7 @@ from socketio import packet
 from chatio.constants import (CHAT_NAMESPACE, PRESENCE_NAMESPACE,
                               TYPING_NAMESPACE)
 
-from .client import assert_ok
+from .acks import assert_ok
 
 TIMEOUT = 10.0
 ALL_NAMESPACES = (CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE)
@@ -67,17 +68,35 @@ class MultiClient:
     # -- connection -------------------------------------------------------
 
     async def connect(self, url: str, token: str | None = None, *,
-                      auth: Any = _UNSET,
+                      location: str = "auth", auth: Any = _UNSET,
+                      headers: Mapping[str, str] | None = None,
+                      query: Mapping[str, str] | None = None,
                       timeout: float = TIMEOUT) -> MultiClient:
-        """Connect every namespace with the same ``{token}`` auth payload.
+        """Connect every namespace; ``location`` says where ``token`` goes:
+        ``auth`` (the Socket.IO auth payload every namespace gets),
+        ``query`` (``?token=``) or ``header`` (``Authorization: Bearer``).
 
         Raises ``socketio.exceptions.ConnectionError`` when any namespace
         is refused; the refusals are then in ``connect_errors``.
         """
+        params = dict(query or {})
+        all_headers = dict(headers or {})
         if auth is _UNSET:
-            auth = {"token": token} if token is not None else None
+            auth = None
+            if token is not None:
+                if location == "auth":
+                    auth = {"token": token}
+                elif location == "query":
+                    params["token"] = token
+                elif location == "header":
+                    all_headers["Authorization"] = f"Bearer {token}"
+                else:
+                    raise ValueError(f"unknown token location {location!r}")
+        if params:
+            url = f"{url}?{urlencode(params)}"
         await asyncio.wait_for(
-            self.sio.connect(url, auth=auth, transports=self.transports,
+            self.sio.connect(url, headers=all_headers, auth=auth,
+                             transports=self.transports,
                              namespaces=list(self.namespaces),
                              wait_timeout=timeout),
             timeout + 5)
@@ -98,7 +117,7 @@ class MultiClient:
         for ns, queue in self.connect_errors.items():
             if not queue.empty():
                 refused[ns] = queue.get_nowait()
-        await self._abort()
+        await self.abort()
         return refused
 
     @property
@@ -131,16 +150,18 @@ class MultiClient:
                 pass
             sio.connected = False
             sio.namespaces = {}
-        await self._abort()
+        await self.abort()
 
     async def drop(self) -> None:
         """Lose the connection abruptly, with no Socket.IO goodbye (a flaky
         network, a closed laptop lid)."""
         self.sio.connected = False
         self.sio.namespaces = {}
-        await self._abort()
+        await self.abort()
 
-    async def _abort(self) -> None:
+    async def abort(self) -> None:
+        """Drop the engine.io connection at once, without waiting for a
+        pending long-poll request, and let its read/write loops end."""
         eio = self.sio.eio
         try:
             await asyncio.wait_for(eio.disconnect(abort=True), TIMEOUT)
@@ -153,6 +174,10 @@ class MultiClient:
                     await asyncio.wait_for(asyncio.shield(task), 2)
                 except Exception:
                     task.cancel()
+
+    async def wait_disconnected(self, namespace: str,
+                                timeout: float = TIMEOUT) -> None:
+        await asyncio.wait_for(self.disconnected[namespace].wait(), timeout)
 
     # -- requests ---------------------------------------------------------
 
@@ -235,9 +260,15 @@ class MultiClient:
         return assert_ok(await self.call(CHAT_NAMESPACE, "leave",
                                          {"room": room}))
 
-    async def send(self, room: str, text: str) -> dict[str, Any]:
+    async def send(self, room: str, text: str,
+                   client_id: str | None = None) -> dict[str, Any]:
+        """Send a message and return its (checked ok) ack."""
         return assert_ok(await self.call(CHAT_NAMESPACE, "message",
-                                         {"room": room, "text": text}))
+                                         _message(room, text, client_id)))
+
+    async def history(self, room: str, **fields: Any) -> dict[str, Any]:
+        return assert_ok(await self.call(CHAT_NAMESPACE, "history",
+                                         {"room": room, **fields}))
 
     async def typing(self, room: str, typing: bool = True) -> Any:
         """Send ``typing`` and return its ack (not checked)."""
@@ -278,6 +309,13 @@ class MultiClient:
 
     def _on_disconnect(self, namespace: str, reason: Any = None) -> None:
         self.disconnected[namespace].set()
+
+
+def _message(room: str, text: str, client_id: str | None) -> dict[str, Any]:
+    payload = {"room": room, "text": text}
+    if client_id is not None:
+        payload["client_id"] = client_id
+    return payload
 
 
 def _ack_future() -> tuple[asyncio.Future[Any], Callable[..., None]]:
