@@ -31,6 +31,7 @@ js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 test: test-python test-js
 
 test-python: install
+	bash .ci/system-deps redis
 	$(BIN)/python -m pytest -q
 
 test-js: install system-deps js-deps

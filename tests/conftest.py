@@ -6,13 +6,18 @@ needs particular settings calls ``start_server(**changes)``; most use
 ``backend`` fixture over both stores::
 
     pytestmark = pytest.mark.parametrize("backend", BACKENDS)
+
+Tests that need Redis use ``redis_server`` (one real ``redis-server`` shared
+by the session) with their own ``redis_prefix``, or ``own_redis_server``
+when they kill or restart it.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import pytest
 
 from chatio.settings import Settings
 from support import UNLIMITED, ChatClient, mint_token, serve_app
+from support.redis_server import MIN_VERSION, RedisServer, require_redis_server
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,3 +123,39 @@ def connect(clients: Callable[..., ChatClient],
                              location=location)
         return client
     return make
+
+
+def _started_redis(workdir: Path) -> RedisServer:
+    server = RedisServer(workdir, require_redis_server()).start()
+    version = server.version()
+    if version < MIN_VERSION:
+        server.kill()
+        reason = (f"redis-server {'.'.join(map(str, version))} is too old; "
+                  f"chatio needs {'.'.join(map(str, MIN_VERSION))} or newer")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session; give each test its own
+    ``redis_prefix``, and do not kill this one (use ``own_redis_server``)."""
+    server = _started_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server for this test alone, free to kill and restart."""
+    server = _started_redis(tmp_path / "redis")
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix no other test uses."""
+    return "chatio-test-" + secrets.token_hex(8)

@@ -2,29 +2,49 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from chatio.errors import Unavailable
 from chatio.store import Draft, HistoryStore
 from chatio.store.memory import MemoryHistoryStore
+from chatio.store.redis import RedisHistoryStore
 from chatio.store.sqlite import SqliteHistoryStore
+from support import RedisServer
+from support.redis_server import require_redis_server
 
 RETENTION = 5
+KINDS = ["memory", "sqlite", "redis"]
 
 
-def _build(kind: str, path: Path, window: float = 3600.0) -> HistoryStore:
+def _build(kind: str, path: Path, window: float = 3600.0, *,
+           redis_url: str = "", prefix: str = "") -> HistoryStore:
     if kind == "memory":
         return MemoryHistoryStore(RETENTION, idempotency_window=window)
+    if kind == "redis":
+        return RedisHistoryStore(redis_url, prefix, RETENTION,
+                                 idempotency_window=window)
     return SqliteHistoryStore(path / "h.sqlite3", RETENTION,
                               idempotency_window=window)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def _build_for(request: pytest.FixtureRequest, kind: str, path: Path,
+               window: float = 3600.0) -> HistoryStore:
+    """``_build``, starting the session's redis-server only when needed."""
+    if kind != "redis":
+        return _build(kind, path, window)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return _build(kind, path, window, redis_url=server.url,
+                  prefix=request.getfixturevalue("redis_prefix"))
+
+
+@pytest.fixture(params=KINDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
-    store = _build(request.param, tmp_path)
+    store = _build_for(request, request.param, tmp_path)
     await store.open()
     yield store
     await store.close()
@@ -132,16 +152,17 @@ async def test_before_pages_backward_nearest_first(store: HistoryStore) -> None:
     assert [m["seq"] for m in page.messages] == [1, 2] and not page.more
 
 
-async def test_idempotency_window_expires(tmp_path: Path) -> None:
-    for kind in ("memory", "sqlite"):
-        store = _build(kind, tmp_path / kind, window=0.0)
-        await store.open()
-        try:
-            await store.append(draft(1, client_id="c"))
-            again = await store.append(draft(2, client_id="c"))
-            assert not again.duplicate, kind
-        finally:
-            await store.close()
+@pytest.mark.parametrize("kind", KINDS)
+async def test_idempotency_window_expires(request: pytest.FixtureRequest,
+                                          tmp_path: Path, kind: str) -> None:
+    store = _build_for(request, kind, tmp_path, window=0.0)
+    await store.open()
+    try:
+        await store.append(draft(1, client_id="c"))
+        again = await store.append(draft(2, client_id="c"))
+        assert not again.duplicate
+    finally:
+        await store.close()
 
 
 async def test_sqlite_history_survives_reopening(tmp_path: Path) -> None:
@@ -167,3 +188,180 @@ async def test_sqlite_closed_store_is_unavailable(tmp_path: Path) -> None:
         await store.append(draft(1))
     with pytest.raises(Unavailable):
         await store.ping()
+
+
+# -- Redis: what a cluster of nodes sharing one Redis relies on ---------------
+
+@pytest.fixture
+async def redis_pair(redis_server: RedisServer,
+                     redis_prefix: str) -> AsyncIterator[list[RedisHistoryStore]]:
+    """Two stores on separate connections, like two nodes of a cluster."""
+    stores = [RedisHistoryStore(redis_server.url, redis_prefix, 1000)
+              for _ in range(2)]
+    for store in stores:
+        await store.open()
+    yield stores
+    for store in stores:
+        await store.close()
+
+
+async def test_redis_client_id_race_across_nodes_stores_exactly_one(
+        redis_pair: list[RedisHistoryStore]) -> None:
+    one, two = redis_pair
+    for n in range(50):
+        results = await asyncio.gather(
+            one.append(draft(n, client_id=f"c{n}")),
+            two.append(draft(1000 + n, client_id=f"c{n}")),
+            one.append(draft(2000 + n, client_id=f"c{n}")),
+            two.append(draft(3000 + n, client_id=f"c{n}")))
+        assert sum(not r.duplicate for r in results) == 1, n
+        assert len({r.message["id"] for r in results}) == 1, n
+        assert {r.message["seq"] for r in results} == {n + 1}, n
+    assert await one.last_seq("r") == await two.last_seq("r") == 50
+    page = await two.latest("r", 100)
+    assert [m["seq"] for m in page.messages] == list(range(1, 51))
+
+
+async def test_redis_seq_is_gapless_across_nodes(
+        redis_pair: list[RedisHistoryStore]) -> None:
+    one, two = redis_pair
+    results = await asyncio.gather(
+        *(node.append(draft(n)) for n in range(30) for node in (one, two)))
+    assert sorted(r.message["seq"] for r in results) == list(range(1, 61))
+    page = await one.after("r", 0, 100)
+    assert [m["seq"] for m in page.messages] == list(range(1, 61))
+    assert not page.more and not page.gap
+    by_seq = {r.message["seq"]: r.message for r in results}
+    assert page.messages == [by_seq[s] for s in range(1, 61)]
+
+
+async def test_redis_retention_with_approximate_trimming(
+        redis_server: RedisServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
+    await store.open()
+    try:
+        for n in range(1, 251):
+            await store.append(draft(n))
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            kept = await client.xlen(f"{redis_prefix}:room:{{r}}:stream")
+        finally:
+            await client.aclose()
+        # MAXLEN ~ trims whole nodes: fewer entries, but more than retention.
+        assert RETENTION < kept < 250
+        newest = list(range(246, 251))
+        page = await store.latest("r", 100)
+        assert [m["seq"] for m in page.messages] == newest and not page.more
+        page = await store.latest("r", 2)
+        assert [m["seq"] for m in page.messages] == [249, 250] and page.more
+        page = await store.after("r", 0, 3)
+        assert [m["seq"] for m in page.messages] == [246, 247, 248]
+        assert page.gap and page.more
+        page = await store.after("r", 245, 10)
+        assert [m["seq"] for m in page.messages] == newest
+        assert not page.gap and not page.more
+        page = await store.before("r", 250, 100)
+        assert [m["seq"] for m in page.messages] == newest[:-1]
+        assert not page.more
+        assert (await store.before("r", 246, 10)).messages == []
+        assert (await store.before("r", 100, 10)).messages == []
+        assert (await store.after("r", 250, 10)).messages == []
+    finally:
+        await store.close()
+
+
+async def test_redis_idempotency_record_has_the_window_as_ttl(
+        redis_server: RedisServer, redis_prefix: str) -> None:
+    day = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
+    short = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION,
+                              idempotency_window=0.2)
+    client = aioredis.Redis.from_url(redis_server.url)
+    await day.open()
+    await short.open()
+    try:
+        await day.append(draft(1, client_id="day"))
+        ttl = await client.pttl(f"{redis_prefix}:room:{{r}}:sent:1:u:day")
+        assert 23 * 3600_000 < ttl <= 24 * 3600_000
+        first = await short.append(draft(2, client_id="short"))
+        assert (await short.append(draft(3, client_id="short"))).duplicate
+        deadline = time.monotonic() + 5.0
+        while await short.find_sent("r", "u", "short") is not None:
+            assert time.monotonic() < deadline, "the record never expired"
+            await asyncio.sleep(0.02)  # polling for Redis's own expiry
+        again = await short.append(draft(4, client_id="short"))
+        assert not again.duplicate
+        assert again.message["seq"] == first.message["seq"] + 1
+    finally:
+        await client.aclose()
+        await day.close()
+        await short.close()
+
+
+async def test_redis_keys_are_prefixed_and_unambiguous(
+        redis_server: RedisServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await store.open()
+    try:
+        one = await store.append(draft(1, room="a:b", user="x:y", client_id="z"))
+        two = await store.append(draft(2, room="a:b", user="x", client_id="y:z"))
+        assert not one.duplicate and not two.duplicate
+        assert await store.find_sent("a:b", "x:y", "z") == one.message
+        assert await store.find_sent("a:b", "x", "y:z") == two.message
+        keys = {key async for key in client.scan_iter(f"{redis_prefix}:*")}
+        assert keys == {f"{redis_prefix}:room:{{a:b}}:seq",
+                        f"{redis_prefix}:room:{{a:b}}:stream",
+                        f"{redis_prefix}:room:{{a:b}}:sent:3:x:y:z",
+                        f"{redis_prefix}:room:{{a:b}}:sent:1:x:y:z"}
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_redis_store_accepts_a_client_factory_decoding_responses(
+        redis_server: RedisServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(
+        lambda: aioredis.Redis.from_url(redis_server.url,
+                                        decode_responses=True),
+        redis_prefix, RETENTION)
+    await store.open()
+    try:
+        first = await store.append(draft(1, client_id="c"))
+        assert (await store.append(draft(2, client_id="c"))).message == first.message
+        assert (await store.latest("r", 5)).messages == [first.message]
+        assert await store.last_seq("r") == 1
+    finally:
+        await store.close()
+
+
+async def test_redis_down_is_unavailable_and_stores_nothing(
+        tmp_path: Path, redis_prefix: str) -> None:
+    server = RedisServer(tmp_path / "redis", require_redis_server(),
+                         extra_args=["--appendonly", "yes",
+                                     "--appendfsync", "always"]).start()
+    store = RedisHistoryStore(server.url, redis_prefix, RETENTION)
+    await store.open()
+    try:
+        acked = [(await store.append(draft(n, client_id=f"c{n}"))).message
+                 for n in range(1, 4)]
+        server.kill()
+        with pytest.raises(Unavailable):
+            await store.append(draft(4, client_id="lost"))
+        with pytest.raises(Unavailable):
+            await store.append(draft(5))
+        for read in (store.ping(), store.latest("r", 10),
+                     store.after("r", 0, 10), store.before("r", 9, 10),
+                     store.last_seq("r"), store.find_sent("r", "u", "c1")):
+            with pytest.raises(Unavailable):
+                await read
+        server.restart()
+        await store.ping()
+        assert await store.last_seq("r") == 3
+        assert (await store.latest("r", 10)).messages == acked
+        assert await store.find_sent("r", "u", "lost") is None
+        retry = await store.append(draft(4, client_id="lost"))
+        assert not retry.duplicate and retry.message["seq"] == 4
+        assert (await store.append(draft(1, client_id="c1"))).duplicate
+    finally:
+        await store.close()
+        server.kill()

@@ -4,6 +4,7 @@ from chatio.settings import Rate
 from .client import ChatClient, assert_error, assert_ok
 from .net import free_port
 from .process import ChatioProcess
+from .redis_server import RedisServer
 from .server import serve_app
 from .tokens import mint_token
 
@@ -16,6 +17,7 @@ UNLIMITED = Rate(10_000, 10_000)
 
 __all__ = [
     "BACKENDS", "UNLIMITED",
-    "ChatClient", "ChatioProcess", "assert_error", "assert_ok", "free_port",
+    "ChatClient", "ChatioProcess", "RedisServer", "assert_error", "assert_ok",
+    "free_port",
     "mint_token", "serve_app",
 ]
