@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from . import constants as c
 from .addresses import client_address
-from .appkeys import GUEST_LIMITER, ISSUER, SETTINGS, STORE
+from .appkeys import BACKENDS, GUEST_LIMITER, ISSUER, SETTINGS
 from .errors import Unavailable
 from .schemas import StrictNumber, StrictString
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PATTERNS, TokenError
@@ -51,14 +51,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 when every dependency answers, else 503 naming it."""
-    try:
-        await request.app[STORE].ping()
-    except Unavailable as exc:
-        return web.json_response(
-            {"ok": False, "checks": {"history": {"ok": False, "error": exc.message}}},
-            status=503)
-    return web.json_response({"ok": True, "checks": {"history": {"ok": True}}})
+    """Readiness: 200 when every dependency answers, else 503; the body
+    says which dependency failed and why."""
+    checks: dict[str, dict[str, Any]] = {}
+    for name, check in request.app[BACKENDS].checks.items():
+        try:
+            await check()
+        except Unavailable as exc:
+            checks[name] = {"ok": False, "error": exc.message}
+        else:
+            checks[name] = {"ok": True}
+    ready = all(result["ok"] for result in checks.values())
+    return web.json_response({"ok": ready, "checks": checks},
+                             status=200 if ready else 503)
 
 
 @routes.post("/api/tokens")

@@ -15,16 +15,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import api
-from .appkeys import (GUEST_LIMITER, ISSUER, LIFECYCLE, PRESENCE_STORE, SETTINGS,
-                      SIO, STORE, SWEEP_JOBS, Lifecycle)
+from .appkeys import (BACKENDS, GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO,
+                      SWEEP_JOBS, Lifecycle)
+from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
 from .logs import configure_logging
+from .managers import RedisManager
 from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
-from .presence import MemoryPresenceStore
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
 from .secret_file import load_or_create_secret
@@ -33,10 +34,8 @@ from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
-from .store import build_history_store
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
-from .typing_state import MemoryTypingState
 
 log = logging.getLogger("chatio.app")
 
@@ -54,10 +53,11 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         configure_logging(settings.log_level, settings.node_id)
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
-    store = build_history_store(settings)
+    backends = build_backends(settings)
     lifecycle = Lifecycle()
 
     sio = ChatioServer(
+        client_manager=backends.manager,
         cors_allowed_origins=settings.cors_allowed,
         max_http_buffer_size=settings.max_payload,
         ping_interval=settings.ping_interval,
@@ -66,14 +66,13 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         namespaces=[CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE],
         logger=False, engineio_logger=False,
     )
-    presence_store = MemoryPresenceStore()
     presence = PresenceService(
-        presence_store, SocketIOFanout(sio, PRESENCE_NAMESPACE),
+        backends.presence, SocketIOFanout(sio, PRESENCE_NAMESPACE),
         settings.node_id, settings.presence_grace)
     typing = TypingService(
-        MemoryTypingState(), SocketIOFanout(sio, TYPING_NAMESPACE), presence,
-        MemoryRateLimiter(settings.rate_typing), settings.typing_ttl)
-    chat = ChatService(store, MemoryRateLimiter(settings.rate_messages),
+        backends.typing, SocketIOFanout(sio, TYPING_NAMESPACE), presence,
+        backends.typing_limiter, settings.typing_ttl)
+    chat = ChatService(backends.history, backends.message_limiter,
                        SocketIOFanout(sio, CHAT_NAMESPACE),
                        listeners=[presence, typing])  # presence first
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
@@ -88,34 +87,44 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     ])
     app[SETTINGS] = settings
     app[SIO] = sio
-    app[STORE] = store
+    app[BACKENDS] = backends
     app[ISSUER] = issuer
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
-    app[PRESENCE_STORE] = presence_store
     # Torn down in reverse: the sweeper stops before presence is saved.
     app.cleanup_ctx.append(_history_store)
-    app.cleanup_ctx.append(_presence_snapshot)
+    app.cleanup_ctx.append(_shared_backends)
+    if backends.local_presence is not None:
+        app.cleanup_ctx.append(_presence_snapshot)
     app.cleanup_ctx.append(_sweeper)
     app.on_shutdown.append(_drop_clients)
     return app
 
 
 async def _history_store(app: web.Application) -> AsyncIterator[None]:
-    store = app[STORE]
+    settings, store = app[SETTINGS], app[BACKENDS].history
     await store.open()
     log.info("node started", extra={"fields": {
-        "backend": app[SETTINGS].history_backend}})
+        "backend": "redis" if settings.clustered else settings.history_backend}})
     yield
     await store.close()
     log.info("history store closed")
 
 
+async def _shared_backends(app: web.Application) -> AsyncIterator[None]:
+    backends = app[BACKENDS]
+    if isinstance(backends.manager, RedisManager):
+        backends.manager.start()
+    yield
+    await backends.close()
+
+
 async def _presence_snapshot(app: web.Application) -> AsyncIterator[None]:
-    settings, store = app[SETTINGS], app[PRESENCE_STORE]
+    settings, store = app[SETTINGS], app[BACKENDS].local_presence
+    assert store is not None
     restored = load_snapshot(store, settings.data_dir)
     if restored:
         log.info("presence restored", extra={"fields": {"users": restored}})

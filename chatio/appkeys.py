@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .presence import MemoryPresenceStore
+from .backends import Backends
 from .ratelimit import RateLimiter
 from .server import ChatioServer
 from .settings import Settings
-from .store import HistoryStore
 from .tokens import TokenIssuer
 
 
@@ -20,9 +19,8 @@ class Lifecycle:
 
 SETTINGS = web.AppKey("settings", Settings)
 SIO = web.AppKey("sio", ChatioServer)
-STORE = web.AppKey("history_store", HistoryStore)
+BACKENDS = web.AppKey("backends", Backends)
 ISSUER = web.AppKey("token_issuer", TokenIssuer)
 GUEST_LIMITER = web.AppKey("guest_limiter", RateLimiter)
-PRESENCE_STORE = web.AppKey("presence_store", MemoryPresenceStore)
 SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

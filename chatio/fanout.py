@@ -9,8 +9,6 @@ from typing import Any, Protocol
 
 import socketio
 
-from .constants import VOLATILE_QUEUE_LIMIT
-
 
 class Fanout(Protocol):
     """Room membership and delivery for one namespace."""
@@ -30,7 +28,8 @@ class Fanout(Protocol):
 
 
 class SocketIOFanout:
-    """Implements ``Fanout`` with python-socketio's client manager."""
+    """Implements ``Fanout`` with python-socketio's client manager, which
+    must be one of ``chatio.managers`` (they add volatile emits)."""
 
     def __init__(self, sio: socketio.AsyncServer, namespace: str) -> None:
         self._sio = sio
@@ -49,12 +48,5 @@ class SocketIOFanout:
 
     async def broadcast_volatile(self, event: str, data: Any, room: str,
                                  skip_sid: str | None = None) -> None:
-        skip = [skip_sid] if skip_sid is not None else []
-        sockets = self._sio.eio.sockets
-        for sid, eio_sid in self._sio.manager.get_participants(
-                self._namespace, room):
-            sock = sockets.get(eio_sid)
-            if sock is not None and sock.queue.qsize() >= VOLATILE_QUEUE_LIMIT:
-                skip.append(sid)
-        await self._sio.emit(event, data, to=room, skip_sid=skip,
-                             namespace=self._namespace)
+        await self._sio.manager.emit_volatile(event, data, self._namespace,
+                                              room, skip_sid)

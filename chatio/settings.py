@@ -86,6 +86,14 @@ class Settings:
     ping_timeout: float = 20.0
     shutdown_timeout: float = 10.0
     log_level: str = "info"
+    redis_url: str | None = None
+    redis_prefix: str = "chatio"
+    presence_ttl: float = 30.0
+
+    @property
+    def clustered(self) -> bool:
+        """Whether this node shares its state with others through Redis."""
+        return self.redis_url is not None
 
     @property
     def cors_allowed(self) -> str | list[str] | None:
@@ -100,7 +108,7 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         defaults = cls()
-        return cls(
+        settings = cls(
             host=reader.get("HOST", str, defaults.host),
             port=reader.get("PORT", _port, defaults.port),
             secret=reader.get("CHATIO_SECRET", _secret, None),
@@ -142,7 +150,21 @@ class Settings:
                                         _positive_float,
                                         defaults.shutdown_timeout),
             log_level=reader.get("LOG_LEVEL", _log_level, defaults.log_level),
+            redis_url=reader.get("CHATIO_REDIS_URL", _redis_url, None),
+            redis_prefix=reader.get("CHATIO_REDIS_PREFIX", _redis_prefix,
+                                    defaults.redis_prefix),
+            presence_ttl=reader.get("CHATIO_PRESENCE_TTL", _presence_ttl,
+                                    defaults.presence_ttl),
         )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse combinations of valid values that cannot work together."""
+        if self.clustered and self.secret is None:
+            raise SettingsError(
+                "CHATIO_SECRET must be set when CHATIO_REDIS_URL is: every "
+                "node of a cluster must sign tokens with the same secret")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for the CLI and tests)."""
@@ -223,6 +245,29 @@ def _backend(text: str) -> str:
     value = text.strip().lower()
     if value not in {"sqlite", "memory"}:
         raise ValueError("expected sqlite or memory")
+    return value
+
+
+def _redis_url(text: str) -> str:
+    url = text.strip()
+    scheme = url.partition("://")[0].lower()
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def _redis_prefix(text: str) -> str:
+    prefix = text.strip()
+    if not prefix or any(ch in prefix for ch in "{}* \t"):
+        raise ValueError("expected a non-empty prefix without braces, "
+                         "'*' or spaces")
+    return prefix
+
+
+def _presence_ttl(text: str) -> float:
+    value = _positive_float(text)
+    if value < 1:
+        raise ValueError("expected at least 1 second")
     return value
 
 

@@ -14,7 +14,6 @@ when they kill or restart it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -25,15 +24,8 @@ import pytest
 
 from chatio.settings import Settings
 from support import UNLIMITED, ChatClient, mint_token, serve_app
+from support.server import Server
 from support.redis_server import MIN_VERSION, RedisServer, require_redis_server
-
-
-@dataclasses.dataclass(frozen=True)
-class Server:
-    """A running in-process server."""
-
-    url: str
-    settings: Settings
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
+from ..redis_client import REDIS_FAILURES
 from ..settings import Rate
 from .memory import MemoryRateLimiter
 
@@ -59,7 +59,7 @@ return string.format('%.17g', wait)
 # A bucket untouched this many refill times is full again and may expire.
 _EXPIRE_AFTER_REFILLS = 2.0
 PROBE_INTERVAL = 1.0
-_FAILURES = (RedisError, OSError, TimeoutError)
+_FAILURES = REDIS_FAILURES
 
 
 class RedisRateLimiter:

@@ -40,17 +40,12 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..constants import IDEMPOTENCY_WINDOW_SECONDS
 from ..errors import Unavailable
+from ..redis_client import REDIS_FAILURES, new_client
 from .base import Appended, Draft, Page
-
-# Seconds to wait for Redis before a call fails with ``Unavailable``.
-CONNECT_TIMEOUT = 2.0
-COMMAND_TIMEOUT = 5.0
 
 # KEYS: seq, stream[, sent]
 # ARGV: message JSON without seq and without its opening brace, retention,
@@ -117,16 +112,6 @@ _MAX_SEQ = 2 ** 52
 ClientFactory = Callable[[], "aioredis.Redis"]
 
 
-def default_client(url: str) -> aioredis.Redis:
-    """A client that fails fast instead of retrying: a timed-out append must
-    surface as ``Unavailable``, never be sent twice behind the caller's back
-    (retries are the client's job, with its ``client_id``)."""
-    return aioredis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 0),
-        socket_connect_timeout=CONNECT_TIMEOUT,
-        socket_timeout=COMMAND_TIMEOUT)
-
-
 class RedisHistoryStore:
     """Implements ``HistoryStore`` on Redis streams.
 
@@ -142,7 +127,7 @@ class RedisHistoryStore:
                  idempotency_window: float = IDEMPOTENCY_WINDOW_SECONDS) -> None:
         if isinstance(client, str):
             url = client
-            self._factory: ClientFactory = lambda: default_client(url)
+            self._factory: ClientFactory = lambda: new_client(url)
         else:
             self._factory = client
         self._prefix = prefix
@@ -259,7 +244,7 @@ class RedisHistoryStore:
         return self._client
 
 
-_FAILURES = (RedisError, OSError, TimeoutError)
+_FAILURES = REDIS_FAILURES
 
 
 def _unavailable(exc: BaseException) -> Unavailable:

@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from chatio.settings import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """A running in-process server."""
+
+    url: str
+    settings: Settings
 
 
 @contextlib.asynccontextmanager

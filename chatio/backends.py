@@ -1,0 +1,112 @@
+"""Choosing a node's backends: in-process for one node, Redis for a cluster.
+
+``build_backends`` is the one place that decides where history, presence,
+typing state, rate limits and cross-node delivery live. Everything else
+sees only their interfaces.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from .errors import Unavailable
+from .managers import LocalManager, RedisManager
+from .presence import MemoryPresenceStore, PresenceStore
+from .ratelimit import MemoryRateLimiter, RateLimiter
+from .ratelimit.redis import RedisRateLimiter
+from .redis_client import new_client
+from .settings import Settings
+from .store import HistoryStore, build_history_store
+from .store.redis import RedisHistoryStore
+from .typing_state import MemoryTypingState, TypingState
+
+# A readiness check returns normally when its dependency works and raises
+# ``Unavailable`` saying what is wrong when it does not.
+Check = Callable[[], Awaitable[None]]
+Hook = Callable[[], None]
+
+
+@dataclasses.dataclass
+class Backends:
+    """What a node keeps its state in, and how it reaches other nodes."""
+
+    manager: socketio.AsyncManager
+    history: HistoryStore
+    presence: PresenceStore
+    typing: TypingState
+    message_limiter: RateLimiter
+    typing_limiter: RateLimiter
+    checks: dict[str, Check]
+    closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(
+        default_factory=list)
+    # The in-memory presence store of a single node, saved across restarts.
+    local_presence: MemoryPresenceStore | None = None
+
+    async def close(self) -> None:
+        """Release connections the backends hold (the history store is
+        closed separately, after the last event ran)."""
+        for closer in reversed(self.closers):
+            await closer()
+
+
+def build_backends(settings: Settings, *,
+                   on_publish_failure: Hook | None = None,
+                   on_reconnect: Hook | None = None) -> Backends:
+    """The backends ``settings`` ask for, not yet opened."""
+    if settings.clustered:
+        return _cluster(settings, on_publish_failure, on_reconnect)
+    return _single_node(settings)
+
+
+def _single_node(settings: Settings) -> Backends:
+    history = build_history_store(settings)
+    presence = MemoryPresenceStore()
+    return Backends(
+        manager=LocalManager(),
+        history=history,
+        presence=presence,
+        typing=MemoryTypingState(),
+        message_limiter=MemoryRateLimiter(settings.rate_messages),
+        typing_limiter=MemoryRateLimiter(settings.rate_typing),
+        checks={"history": history.ping},
+        local_presence=presence,
+    )
+
+
+def _cluster(settings: Settings, on_publish_failure: Hook | None,
+             on_reconnect: Hook | None) -> Backends:
+    url, prefix = settings.redis_url, settings.redis_prefix
+    assert url is not None
+    hooks: dict[str, Any] = {}
+    if on_publish_failure is not None:
+        hooks["on_publish_failure"] = on_publish_failure
+    if on_reconnect is not None:
+        hooks["on_reconnect"] = on_reconnect
+    manager = RedisManager(url, f"{prefix}:socketio", **hooks)
+    history = RedisHistoryStore(url, prefix, settings.history_retention)
+    client = new_client(url)
+
+    async def pubsub() -> None:
+        if not manager.listening:
+            raise Unavailable(f"not subscribed: {manager.listen_error}")
+
+    async def close_client() -> None:
+        await client.aclose()
+
+    return Backends(
+        manager=manager,
+        history=history,
+        presence=MemoryPresenceStore(),
+        typing=MemoryTypingState(),
+        message_limiter=RedisRateLimiter(
+            client, f"{prefix}:messages", settings.rate_messages,
+            MemoryRateLimiter(settings.rate_messages)),
+        typing_limiter=RedisRateLimiter(
+            client, f"{prefix}:typing", settings.rate_typing,
+            MemoryRateLimiter(settings.rate_typing)),
+        checks={"history": history.ping, "pubsub": pubsub},
+        closers=[close_client, manager.close],
+    )

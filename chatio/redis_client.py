@@ -1,0 +1,30 @@
+"""How chatio connects to Redis: one place for timeouts and retry policy."""
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+# Seconds to wait for Redis before a call fails.
+CONNECT_TIMEOUT = 2.0
+COMMAND_TIMEOUT = 5.0
+
+# What a call to an unreachable or failing Redis raises.
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+def new_client(url: str, *, retries: int = 0,
+               command_timeout: float | None = COMMAND_TIMEOUT) -> aioredis.Redis:
+    """A client that fails fast instead of retrying behind the caller's back.
+
+    A timed-out write must surface as an error, never be sent twice
+    unnoticed: a message append's retry is the client's job, with its
+    ``client_id``. Callers whose commands are safe to repeat may ask for
+    ``retries``. ``command_timeout=None`` suits a pub/sub connection, whose
+    reads block until a message arrives.
+    """
+    return aioredis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), retries),
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=command_timeout)
