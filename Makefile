@@ -30,7 +30,7 @@ js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
 test: test-python test-js
 
-test-python: install
+test-python: install system-deps js-deps
 	bash .ci/system-deps redis
 	$(BIN)/python -m pytest -q
 

@@ -1,0 +1,86 @@
+"""Official JavaScript clients on different nodes of a real three-node
+cluster (``chatio serve`` processes sharing one redis-server)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chatio.constants import CHAT_NAMESPACE
+from support.cluster import Cluster
+from support.js_puppet import js_puppet
+
+CHAT = CHAT_NAMESPACE
+PER_CLIENT = 20
+
+
+@pytest.fixture
+async def cluster(tmp_path):
+    cluster = Cluster(tmp_path)
+    try:
+        yield await cluster.start()
+    finally:
+        await cluster.stop()
+
+
+@pytest.fixture
+async def puppet():
+    async with js_puppet() as puppet:
+        yield puppet
+
+
+async def test_seq_is_gapless_across_nodes(cluster, puppet):
+    users = ["alice", "bob", "carol"]
+    for user, url in zip(users, cluster.urls):
+        await puppet.connect(user, url, cluster.token(user), [CHAT])
+        ack = await puppet.call(user, CHAT, "join", {"room": "lobby"})
+        assert ack["ok"], ack
+
+    async def send_all(user: str) -> list[int]:
+        seqs = []
+        for n in range(PER_CLIENT):
+            ack = await puppet.call(user, CHAT, "message", {
+                "room": "lobby", "text": f"{user} {n}",
+                "client_id": f"{user}-{n}"})
+            assert ack["ok"], ack
+            seqs.append(ack["message"]["seq"])
+        return seqs
+
+    sent = await asyncio.gather(*(send_all(user) for user in users))
+    total = PER_CLIENT * len(users)
+    assert sorted(seq for seqs in sent for seq in seqs) == \
+        list(range(1, total + 1))
+    for user, own in zip(users, sent):
+        assert own == sorted(own)  # one sender's messages keep their order
+        received = [await puppet.next(user, CHAT, "message")
+                    for _ in range(total - PER_CLIENT)]
+        assert {m["seq"] for m in received} == \
+            set(range(1, total + 1)) - set(own)
+    history = await puppet.call("alice", CHAT, "history",
+                                {"room": "lobby", "limit": 100})
+    assert [m["seq"] for m in history["messages"]] == \
+        list(range(1, total + 1))
+
+
+async def test_cluster_wide_client_id_race_stores_one_message(
+        cluster, puppet):
+    # One user, three devices on three nodes, retrying the same send at once.
+    for index, url in enumerate(cluster.urls):
+        device = f"device-{index}"
+        await puppet.connect(device, url, cluster.token("alice"), [CHAT])
+        assert (await puppet.call(device, CHAT, "join", {"room": "race"}))["ok"]
+    devices = [f"device-{i}" for i in range(len(cluster.urls))]
+    for attempt in range(25):
+        payload = {"room": "race", "text": f"attempt {attempt}",
+                   "client_id": f"retry-{attempt}"}
+        acks = await asyncio.gather(*(
+            puppet.call(device, CHAT, "message", payload)
+            for device in devices))
+        assert all(ack["ok"] for ack in acks), acks
+        stored = {ack["message"]["seq"] for ack in acks}
+        assert len(stored) == 1, acks
+        assert sorted(ack["duplicate"] for ack in acks) == [False, True, True]
+    history = await puppet.call(devices[0], CHAT, "history",
+                                {"room": "race", "limit": 100})
+    assert [m["text"] for m in history["messages"]] == \
+        [f"attempt {n}" for n in range(25)]
