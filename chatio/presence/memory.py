@@ -9,6 +9,16 @@ from typing import Any
 from .base import Departure, Member
 
 
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """One joined /chat socket, as a shared store registers it."""
+
+    room: str
+    member: Member
+    conn_id: str
+    node_id: str
+
+
 @dataclasses.dataclass
 class _Connection:
     node_id: str
@@ -78,6 +88,13 @@ class MemoryPresenceStore:
     async def is_connected(self, room: str, user_id: str) -> bool:
         presence = self._rooms.get(room, {}).get(user_id)
         return presence is not None and bool(presence.connections)
+
+    def connections(self) -> list[Connection]:
+        """Every live connection this store holds."""
+        return [Connection(room, presence.member, conn_id, conn.node_id)
+                for room, users in self._rooms.items()
+                for presence in users.values()
+                for conn_id, conn in presence.connections.items()]
 
     def export_absent(self, grace: float) -> list[dict[str, Any]]:
         """Users with no live connection (in their grace period, or about to

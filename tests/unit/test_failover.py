@@ -1,0 +1,94 @@
+"""Presence and typing fall back to the node's own knowledge while the shared
+store fails, and presence re-registers the node's connections after."""
+from __future__ import annotations
+
+from chatio.errors import Unavailable
+from chatio.presence import Member, MemoryPresenceStore
+from chatio.presence.failover import FailoverPresenceStore
+from chatio.typing_state import MemoryTypingState, Typist
+from chatio.typing_state.failover import FailoverTypingState
+
+ALICE = Member("alice", "Alice")
+BOB = Member("bob", "Bob")
+
+
+class Switchable:
+    """Wraps an in-memory store; every call raises ``Unavailable`` while
+    ``down`` is set, like a Redis store during an outage."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.down = False
+        self.calls = 0
+        self.reregistered = None
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+
+        async def call(*args, **kwargs):
+            self.calls += 1
+            if self.down:
+                raise Unavailable("redis is down")
+            return await method(*args, **kwargs)
+        return call
+
+    async def reregister(self, node_id, connections):
+        self.calls += 1
+        if self.down:
+            raise Unavailable("redis is down")
+        self.reregistered = (node_id, connections)
+
+
+async def test_presence_uses_the_shared_store_while_it_answers():
+    shared = Switchable(MemoryPresenceStore())
+    store = FailoverPresenceStore(shared, "n1")
+    # Another node's device is already present: no transition here.
+    await shared.inner.add("lobby", ALICE, "other-sid", "n2")
+    assert await store.add("lobby", ALICE, "sid-1", "n1") is False
+    assert await store.members("lobby") == [ALICE]
+    assert not store.degraded
+
+
+async def test_presence_degrades_to_local_knowledge_and_reregisters():
+    shared = Switchable(MemoryPresenceStore())
+    store = FailoverPresenceStore(shared, "n1")
+    assert await store.add("lobby", ALICE, "sid-1", "n1") is True
+
+    shared.down = True
+    assert await store.add("lobby", BOB, "sid-2", "n1") is True
+    assert store.degraded
+    calls = shared.calls
+    # While degraded only the heartbeat probes the shared store.
+    assert await store.remove("lobby", "alice", "sid-1", 0) == ALICE
+    assert await store.members("lobby") == [BOB]
+    assert await store.is_connected("lobby", "bob") is True
+    assert await store.expire() == []
+    assert shared.calls == calls
+    await store.heartbeat("n1")
+    assert store.degraded and shared.reregistered is None
+
+    shared.down = False
+    await store.heartbeat("n1")
+    assert not store.degraded
+    node_id, connections = shared.reregistered
+    assert node_id == "n1"
+    assert [(c.room, c.member, c.conn_id) for c in connections] == \
+        [("lobby", BOB, "sid-2")]
+
+
+async def test_typing_degrades_to_local_transitions():
+    shared = Switchable(MemoryTypingState())
+    state = FailoverTypingState(shared)
+    typist = Typist("lobby", "bob", "Bob")
+    # Typing started on another node: refreshing here is no transition.
+    await shared.inner.start(typist, 6)
+    assert await state.start(typist, 6) is False
+
+    shared.down = True
+    other = Typist("lobby", "carol", "Carol")
+    assert await state.start(other, 6) is True
+    assert state.degraded
+    assert await state.stop("lobby", "carol") == other
+    shared.down = False
+    assert await state.stop("lobby", "bob") == typist
+    assert not state.degraded
