@@ -6,6 +6,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+try:
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # redis-py before 7 has no maintenance notifications
+    MaintNotificationsConfig = None
+
 # Seconds to wait for Redis before a call fails.
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
@@ -24,7 +29,15 @@ def new_client(url: str, *, retries: int = 0,
     ``retries``. ``command_timeout=None`` suits a pub/sub connection, whose
     reads block until a message arrives.
     """
+    options = {}
+    if MaintNotificationsConfig is not None:
+        # With maintenance notifications on (redis-py's default), the pool
+        # hands out connections that Redis closed without checking them, so
+        # the first command after a Redis restart fails. Off, a closed
+        # connection is noticed and replaced before use.
+        options["maint_notifications_config"] = MaintNotificationsConfig(
+            enabled=False)
     return aioredis.Redis.from_url(
         url, retry=Retry(NoBackoff(), retries),
         socket_connect_timeout=CONNECT_TIMEOUT,
-        socket_timeout=command_timeout)
+        socket_timeout=command_timeout, **options)
