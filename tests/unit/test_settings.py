@@ -40,7 +40,24 @@ def test_lists_rates_and_durations() -> None:
     ("CHATIO_TOKEN_TTL", "-1"), ("CHATIO_TOKEN_TTL", "nan"),
     ("CHATIO_MAX_MESSAGE_CHARS", "0"), ("CHATIO_TRUSTED_PROXIES", "not-an-ip"),
     ("CHATIO_SECRET", "short"), ("LOG_LEVEL", "loud"),
-    ("CHATIO_HISTORY_BACKEND", "mongo")])
+    ("CHATIO_HISTORY_BACKEND", "mongo"),
+    ("CHATIO_REDIS_URL", "http://redis:6379"), ("CHATIO_REDIS_URL", "redis"),
+    ("CHATIO_REDIS_PREFIX", "a{b}"), ("CHATIO_REDIS_PREFIX", "a b"),
+    ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5")])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_cluster_mode_needs_an_explicit_secret() -> None:
+    assert not Settings.from_env({}).clustered
+    with pytest.raises(SettingsError, match="CHATIO_SECRET"):
+        Settings.from_env({"CHATIO_REDIS_URL": "redis://localhost:6379/0"})
+    s = Settings.from_env({"CHATIO_REDIS_URL": "redis://localhost:6379/0",
+                           "CHATIO_SECRET": "s" * 16,
+                           "CHATIO_REDIS_PREFIX": "staging",
+                           "CHATIO_PRESENCE_TTL": "12"})
+    assert s.clustered and s.redis_url == "redis://localhost:6379/0"
+    assert (s.redis_prefix, s.presence_ttl) == ("staging", 12)
+    assert Settings.from_env({}).redis_prefix == "chatio"
+    assert Settings.from_env({}).presence_ttl == 30
