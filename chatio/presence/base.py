@@ -45,9 +45,12 @@ class PresenceStore(Protocol):
         connection leaves them present until ``expire`` runs after the grace
         period."""
 
-    async def heartbeat(self, node_id: str) -> None:
+    async def heartbeat(self, node_id: str) -> bool:
         """Record that ``node_id`` is alive. A shared implementation treats
-        the entries of a node whose heartbeat stopped as gone."""
+        the entries of a node whose heartbeat stopped as gone. True when the
+        store's entries for this node may not match its connections (a
+        shared store that lost them, or that has not been given them since
+        this process started): the caller re-registers them."""
 
     async def expire(self) -> list[Departure]:
         """End the presence of users whose grace period has passed."""

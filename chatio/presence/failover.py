@@ -28,9 +28,11 @@ class FailoverPresenceStore:
     this node still see who comes and goes here. Once a call failed, only
     the heartbeat tries ``shared`` again, so an outage costs each event no
     more than a memory update. When a heartbeat succeeds
-    after a failure, this node's entries in ``shared`` are replaced by the
-    mirror: whatever Redis lost or kept from before the outage, it then
-    holds this node's connections as they are.
+    after a failure, or ``shared.heartbeat`` says the node's entries may be
+    stale (right after start-up, after Redis lost them, after the node was
+    swept as dead while only slow), this node's entries in ``shared`` are
+    replaced by the mirror: whatever Redis lost or kept, it then holds this
+    node's connections as they are.
     """
 
     def __init__(self, shared: SharedPresenceStore, node_id: str,
@@ -67,17 +69,20 @@ class FailoverPresenceStore:
             self._fail(exc)
             return gone
 
-    async def heartbeat(self, node_id: str) -> None:
+    async def heartbeat(self, node_id: str) -> bool:
         try:
-            await self._shared.heartbeat(node_id)
-            if self._down:
+            stale = await self._shared.heartbeat(node_id)
+            if self._down or stale:
                 await self._shared.reregister(
                     self._node_id, self._local.connections())
+            if self._down:
                 self._down = False
                 log.info("presence is cluster-wide again: this node's "
                          "connections are re-registered")
         except Unavailable as exc:
             self._fail(exc)
+        # Whatever the shared store lost is re-registered by now.
+        return False
 
     async def expire(self) -> list[Departure]:
         departed = await self._local.expire()

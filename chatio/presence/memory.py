@@ -68,9 +68,9 @@ class MemoryPresenceStore:
         self._forget(room, user_id)
         return presence.member
 
-    async def heartbeat(self, node_id: str) -> None:
+    async def heartbeat(self, node_id: str) -> bool:
         # One process holds every entry, so they live and die with it.
-        return None
+        return False
 
     async def expire(self) -> list[Departure]:
         now = self._clock()

@@ -1,14 +1,27 @@
-"""The PresenceStore contract, run against every implementation."""
+"""The PresenceStore contract, run against every implementation, and what
+a cluster of nodes sharing one Redis relies on."""
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
 import pytest
+import redis.asyncio as aioredis
+from support import RedisServer
 from support.clock import FakeClock
 
-from chatio.presence import Member, MemoryPresenceStore, PresenceStore
+from chatio.errors import Unavailable
+from chatio.presence import Departure, Member, MemoryPresenceStore, PresenceStore
+from chatio.presence.memory import Connection
+from chatio.presence.redis import RedisPresenceStore
+from chatio.redis_client import new_client
 
 ANN, ANN_PHONE = Member("ann", "Ann"), Member("ann", "Ann (phone)")
 BOB = Member("bob", "Bob")
 
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -16,9 +29,25 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> PresenceStore:
-    return MemoryPresenceStore(clock=clock)
+@pytest.fixture
+async def redis_clients() -> AsyncIterator[list[aioredis.Redis]]:
+    """Clients a test makes; closed when it ends."""
+    made: list[aioredis.Redis] = []
+    yield made
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest, clock: FakeClock,
+          redis_clients: list[aioredis.Redis]) -> PresenceStore:
+    if request.param == "memory":
+        return MemoryPresenceStore(clock=clock)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    client = new_client(server.url)
+    redis_clients.append(client)
+    return RedisPresenceStore(client, request.getfixturevalue("redis_prefix"),
+                              "n1", clock=clock)
 
 
 async def test_first_device_joins_and_last_device_leaves(store: PresenceStore) -> None:
