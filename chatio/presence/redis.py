@@ -338,7 +338,8 @@ class RedisPresenceStore:
             users = await self._client.hgetall(self._users_key(room))
         except REDIS_FAILURES as exc:
             raise _unavailable(exc) from exc
-        return [Member(_text(user), _text(name)) for user, name in users.items()]
+        return [Member(_text(user), _text(name))
+                for user, name in users.items()]
 
     async def is_connected(self, room: str, user_id: str) -> bool:
         try:

@@ -121,8 +121,8 @@ async def test_heartbeat_of_a_store_that_loses_nothing(store: PresenceStore) -> 
 
 # Short enough for tests, long enough that a busy machine does not declare a
 # node dead between two of its heartbeats.
-TTL = 0.5
-GRACE = 1.5
+TTL = 1.0
+GRACE = 2.0
 WAIT = 10.0
 
 
