@@ -15,6 +15,8 @@ import socketio
 from .errors import Unavailable
 from .managers import LocalManager, RedisManager
 from .presence import MemoryPresenceStore, PresenceStore
+from .presence.failover import FailoverPresenceStore
+from .presence.redis import RedisPresenceStore
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .ratelimit.redis import RedisRateLimiter
 from .redis_client import new_client
@@ -22,6 +24,8 @@ from .settings import Settings
 from .store import HistoryStore, build_history_store
 from .store.redis import RedisHistoryStore
 from .typing_state import MemoryTypingState, TypingState
+from .typing_state.failover import FailoverTypingState
+from .typing_state.redis import RedisTypingState
 
 # A readiness check returns normally when its dependency works and raises
 # ``Unavailable`` saying what is wrong when it does not.
@@ -89,9 +93,20 @@ def _cluster(settings: Settings, on_publish_failure: Hook | None,
     history = RedisHistoryStore(url, prefix, settings.history_retention)
     client = new_client(url)
 
+    presence = FailoverPresenceStore(
+        RedisPresenceStore(client, prefix, settings.node_id,
+                           ttl=settings.presence_ttl,
+                           grace=settings.presence_grace),
+        settings.node_id)
+
     async def pubsub() -> None:
         if not manager.listening:
             raise Unavailable(f"not subscribed: {manager.listen_error}")
+
+    async def shared_presence() -> None:
+        if presence.degraded:
+            raise Unavailable("presence falls back to this node's own "
+                              "connections until Redis answers")
 
     async def close_client() -> None:
         await client.aclose()
@@ -99,14 +114,15 @@ def _cluster(settings: Settings, on_publish_failure: Hook | None,
     return Backends(
         manager=manager,
         history=history,
-        presence=MemoryPresenceStore(),
-        typing=MemoryTypingState(),
+        presence=presence,
+        typing=FailoverTypingState(RedisTypingState(client, prefix)),
         message_limiter=RedisRateLimiter(
             client, f"{prefix}:messages", settings.rate_messages,
             MemoryRateLimiter(settings.rate_messages)),
         typing_limiter=RedisRateLimiter(
             client, f"{prefix}:typing", settings.rate_typing,
             MemoryRateLimiter(settings.rate_typing)),
-        checks={"history": history.ping, "pubsub": pubsub},
+        checks={"history": history.ping, "pubsub": pubsub,
+                "presence": shared_presence},
         closers=[close_client, manager.close],
     )

@@ -6,17 +6,20 @@ import asyncio
 
 import pytest
 
-from chatio.constants import CHAT_NAMESPACE
+from chatio.constants import (CHAT_NAMESPACE, PRESENCE_NAMESPACE,
+                              TYPING_NAMESPACE)
 from support.cluster import Cluster
 from support.js_puppet import js_puppet
+from support.multi import presence_event, typing_event
 
-CHAT = CHAT_NAMESPACE
+CHAT, TYPING, PRESENCE = CHAT_NAMESPACE, TYPING_NAMESPACE, PRESENCE_NAMESPACE
 PER_CLIENT = 20
+GRACE = 1.0
 
 
 @pytest.fixture
 async def cluster(tmp_path):
-    cluster = Cluster(tmp_path)
+    cluster = Cluster(tmp_path, env={"CHATIO_PRESENCE_GRACE": str(GRACE)})
     try:
         yield await cluster.start()
     finally:
@@ -84,3 +87,44 @@ async def test_cluster_wide_client_id_race_stores_one_message(
                                 {"room": "race", "limit": 100})
     assert [m["text"] for m in history["messages"]] == \
         [f"attempt {n}" for n in range(25)]
+
+
+async def test_clients_on_different_nodes_chat_type_and_see_presence(
+        cluster, puppet):
+    one, two, _ = cluster.urls
+    namespaces = [CHAT, TYPING, PRESENCE]
+    await puppet.connect("alice", one, cluster.token("alice", name="Alice"),
+                         namespaces)
+    await puppet.connect("bob", two, cluster.token("bob", name="Bob"),
+                         namespaces)
+    for user in ("alice", "bob"):
+        for namespace in (TYPING, PRESENCE):
+            ack = await puppet.call(user, namespace, "subscribe",
+                                    {"room": "lobby"})
+            assert ack["ok"], ack
+    assert (await puppet.call("alice", CHAT, "join", {"room": "lobby"}))["ok"]
+    alice_joined = presence_event("lobby", "alice", "Alice", "joined")
+    assert await puppet.next("bob", PRESENCE, "presence") == alice_joined
+    assert await puppet.next("alice", PRESENCE, "presence") == alice_joined
+    assert (await puppet.call("bob", CHAT, "join", {"room": "lobby"}))["ok"]
+    bob_joined = presence_event("lobby", "bob", "Bob", "joined")
+    assert await puppet.next("alice", PRESENCE, "presence") == bob_joined
+    members = await puppet.call("alice", PRESENCE, "subscribe",
+                                {"room": "lobby"})
+    assert sorted(m["id"] for m in members["members"]) == ["alice", "bob"]
+
+    assert await puppet.call("bob", TYPING, "typing",
+                             {"room": "lobby", "typing": True}) == {"ok": True}
+    assert await puppet.next("alice", TYPING, "typing") == \
+        typing_event("lobby", "bob", "Bob", True)
+    sent = await puppet.call("bob", CHAT, "message",
+                             {"room": "lobby", "text": "hi alice"})
+    assert await puppet.next("alice", CHAT, "message") == sent["message"]
+    # Sending clears typing, cluster-wide.
+    assert await puppet.next("alice", TYPING, "typing") == \
+        typing_event("lobby", "bob", "Bob", False)
+
+    await puppet.close("bob")
+    assert await puppet.next("alice", PRESENCE, "presence",
+                             timeout=GRACE + 5) == \
+        presence_event("lobby", "bob", "Bob", "left")
