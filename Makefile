@@ -30,8 +30,8 @@ js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
 test: test-python test-js
 
-test-python: install
-	bash .ci/system-deps redis
+test-python: install system-deps js-deps
+	bash .ci/system-deps redis nginx
 	$(BIN)/python -m pytest -q
 
 test-js: install system-deps js-deps
