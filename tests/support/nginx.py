@@ -13,6 +13,7 @@ skipped otherwise.
 """
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import pwd
@@ -22,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -211,6 +212,21 @@ class NginxProcess:
 
     def access_log(self) -> str:
         return _read(self.workdir / "access.log")
+
+    async def wait_for_access_log(self, predicate: Callable[[str], bool],
+                                  timeout: float = 5.0) -> str:
+        """The access log once ``predicate(log)`` holds. nginx writes a line
+        when a request ends, which for a WebSocket is when it closes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.access_log()
+            if predicate(log):
+                return log
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the access log did not match within "
+                                   f"{timeout}s:\n{log}")
+            # Polling interval: nginx gives no notice of a log write.
+            await asyncio.sleep(0.02)
 
     def error_log(self) -> str:
         return _read(self.workdir / "error.log")
