@@ -31,7 +31,7 @@ js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 test: test-python test-js
 
 test-python: install system-deps js-deps
-	bash .ci/system-deps redis
+	bash .ci/system-deps redis nginx
 	$(BIN)/python -m pytest -q
 
 test-js: install system-deps js-deps
