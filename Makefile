@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 JS_TESTS := tests/js
 
-.PHONY: run test install system-deps js-deps test-python test-js clean
+.PHONY: run cluster test install system-deps js-deps test-python test-js clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -19,6 +19,10 @@ install: $(BIN)/chatio
 
 run: install
 	CHATIO_GUEST_LOGIN=$${CHATIO_GUEST_LOGIN:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/chatio serve
+
+cluster: install
+	bash .ci/system-deps redis nginx
+	$(BIN)/python nginx/cluster.py --port $(PORT) --chatio $(CURDIR)/$(BIN)/chatio
 
 system-deps:
 	bash .ci/system-deps python node

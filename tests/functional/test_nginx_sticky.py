@@ -5,9 +5,9 @@ from distinct 127.x source addresses. With ``hash $remote_addr consistent``
 long-polling sessions complete; through a round-robin upstream the very same
 sessions fail, so stickiness is what makes them work.
 
-The nodes are independent single-node chatio processes with the same secret.
-The ``cluster_env`` fixture is what a cluster test overrides (Redis URL,
-prefix) to run the same checks against cluster members.
+The nodes are members of one cluster (a real redis-server): a client could
+be served by any of them, so only stickiness keeps a polling session on the
+node that holds it.
 """
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 @pytest.fixture
-def cluster_env() -> dict[str, str]:
-    """Extra environment for every node; a cluster test adds Redis here."""
-    return {}
+def cluster_env(redis_server, redis_prefix) -> dict[str, str]:
+    """Make every node a member of one cluster."""
+    return {"CHATIO_REDIS_URL": redis_server.url,
+            "CHATIO_REDIS_PREFIX": redis_prefix}
 
 
 @pytest.fixture
