@@ -20,6 +20,7 @@ from .appkeys import (GUEST_LIMITER, ISSUER, LIFECYCLE, PRESENCE_STORE, SETTINGS
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
 from .logs import configure_logging
+from .metrics import Metrics
 from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
@@ -34,6 +35,7 @@ from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
 from .store import build_history_store
+from .store.instrumented import InstrumentedHistoryStore
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
 from .typing_state import MemoryTypingState
@@ -56,8 +58,10 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     issuer = TokenIssuer(secret, settings.token_ttl)
     store = build_history_store(settings)
     lifecycle = Lifecycle()
+    metrics = Metrics(settings.node_id)
 
     sio = ChatioServer(
+        metrics=metrics,
         cors_allowed_origins=settings.cors_allowed,
         max_http_buffer_size=settings.max_payload,
         ping_interval=settings.ping_interval,
@@ -73,7 +77,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     typing = TypingService(
         MemoryTypingState(), SocketIOFanout(sio, TYPING_NAMESPACE), presence,
         MemoryRateLimiter(settings.rate_typing), settings.typing_ttl)
-    chat = ChatService(store, MemoryRateLimiter(settings.rate_messages),
+    chat = ChatService(InstrumentedHistoryStore(store, metrics),
+                       MemoryRateLimiter(settings.rate_messages),
                        SocketIOFanout(sio, CHAT_NAMESPACE),
                        listeners=[presence, typing])  # presence first
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
@@ -94,6 +99,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)
+    # Open on the node's port for scrapers; the public proxy must not expose it.
+    app.router.add_get("/metrics", metrics.serve)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
     app[PRESENCE_STORE] = presence_store
     # Torn down in reverse: the sweeper stops before presence is saved.
