@@ -22,6 +22,7 @@ from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
 from .logs import configure_logging
 from .managers import RedisManager
+from .metrics import Metrics
 from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
@@ -34,6 +35,7 @@ from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
+from .store.instrumented import InstrumentedHistoryStore
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
 
@@ -53,10 +55,14 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         configure_logging(settings.log_level, settings.node_id)
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
-    backends = build_backends(settings)
+    metrics = Metrics(settings.node_id)
+    backends = build_backends(
+        settings, on_publish_failure=metrics.redis_publish_failed,
+        on_reconnect=metrics.redis_reconnected)
     lifecycle = Lifecycle()
 
     sio = ChatioServer(
+        metrics=metrics,
         client_manager=backends.manager,
         cors_allowed_origins=settings.cors_allowed,
         max_http_buffer_size=settings.max_payload,
@@ -72,7 +78,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     typing = TypingService(
         backends.typing, SocketIOFanout(sio, TYPING_NAMESPACE), presence,
         backends.typing_limiter, settings.typing_ttl)
-    chat = ChatService(backends.history, backends.message_limiter,
+    chat = ChatService(InstrumentedHistoryStore(backends.history, metrics),
+                       backends.message_limiter,
                        SocketIOFanout(sio, CHAT_NAMESPACE),
                        listeners=[presence, typing])  # presence first
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
@@ -93,6 +100,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)
+    # Open on the node's port for scrapers; the public proxy must not expose it.
+    app.router.add_get("/metrics", metrics.serve)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
     # Torn down in reverse: the sweeper stops before presence is saved.
     app.cleanup_ctx.append(_history_store)

@@ -1,13 +1,15 @@
 """The fan-out seam: every emit to more than one socket goes through here.
 
-Services see only the ``Fanout`` protocol, so the delivery path (the stock
-Socket.IO manager today) can be replaced without touching them.
+Services see only the ``Fanout`` protocol, so the delivery path (a
+python-socketio client manager from ``chatio.managers``) can be replaced
+without touching them.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import socketio
+if TYPE_CHECKING:
+    from .server import ChatioServer
 
 
 class Fanout(Protocol):
@@ -28,12 +30,14 @@ class Fanout(Protocol):
 
 
 class SocketIOFanout:
-    """Implements ``Fanout`` with python-socketio's client manager, which
-    must be one of ``chatio.managers`` (they add volatile emits)."""
+    """Implements ``Fanout`` with the server's client manager, which must be
+    one of ``chatio.managers`` (they add volatile emits); counts each
+    broadcast in ``sio.metrics``."""
 
-    def __init__(self, sio: socketio.AsyncServer, namespace: str) -> None:
+    def __init__(self, sio: ChatioServer, namespace: str) -> None:
         self._sio = sio
         self._namespace = namespace
+        self._metrics = sio.metrics
 
     async def enter(self, sid: str, room: str) -> None:
         await self._sio.enter_room(sid, room, namespace=self._namespace)
@@ -43,10 +47,12 @@ class SocketIOFanout:
 
     async def broadcast(self, event: str, data: Any, room: str,
                         skip_sid: str | None = None) -> None:
+        self._metrics.broadcast(self._namespace, event)
         await self._sio.emit(event, data, to=room, skip_sid=skip_sid,
                              namespace=self._namespace)
 
     async def broadcast_volatile(self, event: str, data: Any, room: str,
                                  skip_sid: str | None = None) -> None:
+        self._metrics.broadcast(self._namespace, event)
         await self._sio.manager.emit_volatile(event, data, self._namespace,
                                               room, skip_sid)

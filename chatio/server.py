@@ -14,6 +14,8 @@
   emitted as ``chatio_error``.
 - ``drop_transports()`` closes every client's transport without a protocol
   goodbye, so the official clients reconnect at once.
+- ``metrics`` (a ``Metrics``) counts every handled event, and the connected
+  sockets of each registered namespace.
 
 It overrides ``_handle_connect``, ``_handle_event``, ``_handle_disconnect`` and
 ``_handle_eio_disconnect``, which is why setup.cfg pins python-socketio's
@@ -31,6 +33,7 @@ from socketio import packet
 from . import constants as c
 from .errors import UnknownEvent, failure
 from .lanes import SerialLanes
+from .metrics import Metrics
 from .namespaces.base import EventNamespace
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,11 @@ MAX_EVENT_BACKLOG = 64
 class ChatioServer(socketio.AsyncServer):
     """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, metrics: Metrics | None = None,
+                 **kwargs: Any) -> None:
+        # Set first: the base class hands this server to the client manager,
+        # which records Redis failures through it in cluster mode.
+        self.metrics = metrics if metrics is not None else Metrics()
         super().__init__(async_mode="aiohttp", **kwargs)
         self.lanes = SerialLanes()
         # python-engineio drops (and answers 200 to) a long-poll POST of more
@@ -52,6 +59,13 @@ class ChatioServer(socketio.AsyncServer):
         engineio.payload.Payload.max_decode_packets = max(
             engineio.payload.Payload.max_decode_packets,
             self.eio.max_http_buffer_size)
+
+    def register_namespace(self, namespace_handler: Any) -> None:
+        super().register_namespace(namespace_handler)
+        if isinstance(namespace_handler, EventNamespace):
+            sessions = namespace_handler.sessions
+            self.metrics.count_sockets(namespace_handler.namespace,
+                                       lambda: len(sessions))
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None,
                               data: Any) -> None:
@@ -91,6 +105,7 @@ class ChatioServer(socketio.AsyncServer):
             result = failure(UnknownEvent())
         else:
             result = await handler.dispatch(sid, event, args)
+        self.metrics.event_handled(namespace, event, result)
         if ack_id is not None:
             await self._send_packet(eio_sid, self.packet_class(
                 packet.ACK, namespace=namespace, id=ack_id, data=[result]))

@@ -24,6 +24,7 @@ from typing import Any
 import socketio
 
 from ..redis_client import REDIS_FAILURES, new_client
+from .accounting import count_deliveries
 from .volatile import lagging_sids, skip_list
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,12 @@ class RedisManager(socketio.AsyncRedisManager):
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("volatile"):
-            skip = skip_list(message.get("skip_sid")) + lagging_sids(
-                self, message.get("namespace") or "/", message.get("room"))
+            skip = skip_list(message.get("skip_sid"))
+            skip += lagging_sids(self, message.get("namespace") or "/",
+                                 message.get("room"), skip)
             message = {**message, "skip_sid": skip}
+        count_deliveries(self, message.get("namespace"), message.get("room"),
+                         message.get("skip_sid"))
         await super()._handle_emit(message)
 
     async def _publish(self, data: Any) -> None:

@@ -73,6 +73,7 @@ class EventNamespace(socketio.AsyncNamespace):
             log.info("connection refused", extra={"fields": {
                 "namespace": self.namespace, "address": address,
                 "code": exc.code, "reason": exc.reason}})
+            self.server.metrics.connection_refused(exc.code)
             raise socketio.exceptions.ConnectionRefusedError(
                 c.REFUSAL_MESSAGE, {"code": exc.code}) from None
         session = SocketSession(sid=sid, identity=identity, address=address)

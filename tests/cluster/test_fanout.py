@@ -10,6 +10,7 @@ import aiohttp
 
 from chatio.constants import (CHAT_NAMESPACE, TYPING_NAMESPACE, UNAVAILABLE)
 from support import assert_error, assert_ok
+from support.metrics import scrape
 from support.multi import client_pool, typing_event
 
 CHAT, TYPING = CHAT_NAMESPACE, TYPING_NAMESPACE
@@ -97,12 +98,22 @@ async def test_redis_outage_is_unavailable_and_service_returns_within_10s(
     assert_error(await alice.call("message", during), UNAVAILABLE)
     assert_error(await bob.call("history", {"room": "lobby"}), UNAVAILABLE)
     assert alice.connected and bob.connected
+    # Leaving is announced from local knowledge; the other node misses it,
+    # and the failed publish is counted.
+    assert_ok(await alice.leave("lobby"))
+    failures = (await scrape(node_a.url)).value(
+        "chatio_redis_publish_failures_total")
+    assert failures is not None and failures >= 1
 
     aof_redis_server.start()
     returned = time.monotonic()
     await wait_ready(node_a.url, True, RECOVERY_LIMIT)
     await wait_ready(node_b.url, True, RECOVERY_LIMIT)
     assert time.monotonic() - returned < RECOVERY_LIMIT
+    for node in (node_a, node_b):
+        assert (await scrape(node.url)).value(
+            "chatio_redis_reconnects_total") == 1
+    assert_ok(await alice.join("lobby"))
     retried = assert_ok(await alice.call("message", during))
     assert retried["duplicate"] is False
     assert await bob.next("message") == retried["message"]

@@ -1,0 +1,196 @@
+"""Prometheus metrics: every metric of a node, and the calls that record them.
+
+One ``Metrics`` per application, with its own ``CollectorRegistry``, so
+several nodes in one process (the tests) never share a series. The rest of
+the code calls only the recording methods below; each is a counter
+increment or a histogram observation, never I/O. Labels are bounded: an
+event name, namespace or code that chatio does not define is recorded as
+``unknown``, whatever a client sends.
+
+``GET /metrics`` (``Metrics.serve``) renders the registry in the Prometheus
+text format. Every metric is listed in ``docs/metrics.md``.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter,
+                               Gauge, Histogram, Info, generate_latest)
+
+from . import constants as c
+
+UNKNOWN = "unknown"
+OK = "ok"
+
+NAMESPACES = frozenset({c.CHAT_NAMESPACE, c.PRESENCE_NAMESPACE,
+                        c.TYPING_NAMESPACE})
+# Events a client may send, on any namespace.
+CLIENT_EVENTS = frozenset({
+    c.EVENT_JOIN, c.EVENT_LEAVE, c.EVENT_MESSAGE, c.EVENT_HISTORY,
+    c.EVENT_SUBSCRIBE, c.EVENT_UNSUBSCRIBE, c.EVENT_TYPING,
+})
+# Events the server broadcasts to rooms.
+BROADCAST_EVENTS = frozenset({c.EVENT_MESSAGE, c.EVENT_PRESENCE,
+                              c.EVENT_TYPING})
+# Codes of failed events and of refused connections.
+ERROR_CODES = frozenset(c.ERROR_CODES) | {c.UNAUTHORIZED, c.TOKEN_EXPIRED}
+
+STORE_APPEND = "append"
+STORE_READ = "read"
+STORE_OPERATIONS = (STORE_APPEND, STORE_READ)
+# From a memory store's microseconds to a struggling disk's seconds.
+STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def _bounded(value: Any, known: frozenset[str]) -> str:
+    return value if isinstance(value, str) and value in known else UNKNOWN
+
+
+def chatio_version() -> str:
+    try:
+        return importlib.metadata.version("chatio")
+    except importlib.metadata.PackageNotFoundError:
+        return UNKNOWN
+
+
+class Metrics:
+    """The metrics of one node and the only way to record them."""
+
+    def __init__(self, node_id: str = "", version: str | None = None) -> None:
+        self.registry = CollectorRegistry()
+        reg = self.registry
+        self._sockets = Gauge(
+            "chatio_connected_sockets",
+            "Authenticated sockets connected to this node, per namespace.",
+            ["namespace"], registry=reg)
+        self._events = Counter(
+            "chatio_events",
+            "Client events handled, per namespace, event name and outcome "
+            "(ok or the error code).",
+            ["namespace", "event", "outcome"], registry=reg)
+        self._errors = Counter(
+            "chatio_errors",
+            "Errors sent to clients, per code: failed events and refused "
+            "connections.",
+            ["code"], registry=reg)
+        self._stored = Counter(
+            "chatio_messages_stored",
+            "Messages stored by this node (retries of a stored message "
+            "excluded).", registry=reg)
+        self._broadcasts = Counter(
+            "chatio_broadcasts",
+            "Room broadcasts this node started, per namespace and event.",
+            ["namespace", "event"], registry=reg)
+        self._deliveries = Counter(
+            "chatio_deliveries",
+            "Packets this node queued for its own sockets by emits to rooms "
+            "(from this node or, in a cluster, from others), per namespace.",
+            ["namespace"], registry=reg)
+        self._volatile_skips = Counter(
+            "chatio_volatile_skips",
+            "Recipients a volatile broadcast skipped because their queue "
+            "was full, per namespace.",
+            ["namespace"], registry=reg)
+        self._publish_failures = Counter(
+            "chatio_redis_publish_failures",
+            "Fan-out publishes to Redis that failed (the emit was dropped).",
+            registry=reg)
+        self._reconnects = Counter(
+            "chatio_redis_reconnects",
+            "Times the Redis pub/sub listener connected again after losing "
+            "its connection.", registry=reg)
+        self._store_seconds = Histogram(
+            "chatio_store_latency_seconds",
+            "Time spent in history store calls, per operation.",
+            ["operation"], buckets=STORE_BUCKETS, registry=reg)
+        self._node = Info("chatio_node", "This node's id and chatio version.",
+                          registry=reg)
+        self._node.info({"node_id": node_id,
+                         "version": version or chatio_version()})
+        # Series that exist from the start, so rates over them are defined
+        # before the first occurrence.
+        for code in sorted(ERROR_CODES):
+            self._errors.labels(code)
+        for operation in STORE_OPERATIONS:
+            self._store_seconds.labels(operation)
+
+    # -- sockets ----------------------------------------------------------
+
+    def count_sockets(self, namespace: str, count: Callable[[], int]) -> None:
+        """Report ``count()`` as the namespace's connected sockets; it is
+        called at scrape time only."""
+        self._sockets.labels(_bounded(namespace, NAMESPACES)).set_function(count)
+
+    def connection_refused(self, code: str) -> None:
+        """A connection was refused with ``code`` (``UNAUTHORIZED``, ...)."""
+        self._errors.labels(_bounded(code, ERROR_CODES)).inc()
+
+    # -- events -----------------------------------------------------------
+
+    def event_handled(self, namespace: str, event: Any,
+                      result: dict[str, Any]) -> None:
+        """A client event was answered with ``result`` (its ack payload)."""
+        if result.get("ok"):
+            outcome = OK
+        else:
+            outcome = _bounded(result["error"]["code"], ERROR_CODES)
+            self._errors.labels(outcome).inc()
+        self._events.labels(_bounded(namespace, NAMESPACES),
+                            _bounded(event, CLIENT_EVENTS), outcome).inc()
+
+    def message_stored(self) -> None:
+        """A new message was stored (not a retry of a stored one)."""
+        self._stored.inc()
+
+    # -- fan-out ----------------------------------------------------------
+
+    def broadcast(self, namespace: str, event: str) -> None:
+        """This node broadcast ``event`` to a room of ``namespace``."""
+        self._broadcasts.labels(_bounded(namespace, NAMESPACES),
+                                _bounded(event, BROADCAST_EVENTS)).inc()
+
+    def delivered(self, namespace: str, recipients: int) -> None:
+        """An emit reached ``recipients`` sockets of this node."""
+        if recipients:
+            self._deliveries.labels(
+                _bounded(namespace, NAMESPACES)).inc(recipients)
+
+    def volatile_skipped(self, namespace: str, recipients: int) -> None:
+        """A volatile broadcast left out ``recipients`` slow sockets."""
+        if recipients:
+            self._volatile_skips.labels(
+                _bounded(namespace, NAMESPACES)).inc(recipients)
+
+    # -- Redis (cluster mode) ---------------------------------------------
+
+    def redis_publish_failed(self) -> None:
+        """Publishing an emit to Redis failed and the emit was dropped."""
+        self._publish_failures.inc()
+
+    def redis_reconnected(self) -> None:
+        """The pub/sub listener is subscribed again after an outage."""
+        self._reconnects.inc()
+
+    # -- history store ----------------------------------------------------
+
+    def store_call(self, operation: str, seconds: float) -> None:
+        """A history store call (``STORE_APPEND`` or ``STORE_READ``) took
+        ``seconds``, whether or not it succeeded."""
+        if operation not in STORE_OPERATIONS:
+            operation = UNKNOWN
+        self._store_seconds.labels(operation).observe(seconds)
+
+    # -- exposition -------------------------------------------------------
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    async def serve(self, request: web.Request) -> web.Response:
+        """``GET /metrics``."""
+        return web.Response(body=self.render(),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
