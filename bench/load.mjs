@@ -22,7 +22,7 @@ import { io } from "socket.io-client";
 
 const CONNECT_TIMEOUT_MS = 20_000;
 const ACK_TIMEOUT_MS = 10_000;
-const CONNECT_BATCH = 50;
+const CONNECT_BATCH = 25;
 const TICK_MS = 2;
 const DRAIN_POLL_MS = 10;
 
@@ -54,17 +54,23 @@ function open(url, token) {
   });
 }
 
-async function openAndJoin(url, tokens, room) {
+async function openAndJoin(url, token, room) {
+  const socket = await open(url, token);
+  const ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(
+    "join", { room, limit: 0 });
+  if (!ack?.ok) throw new Error(`join refused: ${JSON.stringify(ack)}`);
+  return socket;
+}
+
+// A few at a time: a burst of joins would measure the connect path, and
+// each join is a history read on the server.
+async function openAll(url, tokens, room) {
   const sockets = [];
   for (let i = 0; i < tokens.length; i += CONNECT_BATCH) {
     const batch = tokens.slice(i, i + CONNECT_BATCH);
-    sockets.push(...(await Promise.all(batch.map((t) => open(url, t)))));
+    sockets.push(...(await Promise.all(
+      batch.map((token) => openAndJoin(url, token, room)))));
   }
-  await Promise.all(sockets.map(async (socket) => {
-    const ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(
-      "join", { room, limit: 0 });
-    if (!ack?.ok) throw new Error(`join refused: ${JSON.stringify(ack)}`);
-  }));
   return sockets;
 }
 
@@ -94,8 +100,8 @@ async function main() {
   const started = performance.now();
   let receivers, senders;
   try {
-    receivers = await openAndJoin(url, config.receivers, room);
-    senders = await openAndJoin(url, config.senders, room);
+    receivers = await openAll(url, config.receivers, room);
+    senders = await openAll(url, config.senders, room);
   } catch (err) {
     fail(err.message);
   }
