@@ -162,8 +162,9 @@ def start_redis(procs: Processes) -> tuple[int, subprocess.Popen[Any]]:
     raise RuntimeError(f"redis-server did not answer on port {port}")
 
 
-def start_node(procs: Processes, name: str,
-               env: dict[str, str]) -> tuple[str, subprocess.Popen[Any]]:
+def start_node(procs: Processes, name: str, env: dict[str, str], *,
+               command_prefix: Sequence[str] = (),
+               ) -> tuple[str, subprocess.Popen[Any]]:
     port = free_port()
     data_dir = procs.workdir / name
     data_dir.mkdir()
@@ -173,8 +174,9 @@ def start_node(procs: Processes, name: str,
     node_env.update(env)
     node_env.update({"CHATIO_DATA_DIR": str(data_dir),
                      "CHATIO_NODE_ID": f"bench-{name}"})
-    proc = procs.start(name, [str(CHATIO), "serve", "--host", "127.0.0.1",
-                              "--port", str(port)], env=node_env)
+    proc = procs.start(name, [*command_prefix, str(CHATIO), "serve",
+                              "--host", "127.0.0.1", "--port", str(port)],
+                       env=node_env)
     return f"http://127.0.0.1:{port}", proc
 
 
