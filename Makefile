@@ -1,12 +1,14 @@
-# chatio: `make run` starts one node, `make test` runs every test.
+# chatio: `make run` starts one node, `make test` runs every test,
+# `make bench` measures cluster fan-out (not part of `make test`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 JS_TESTS := tests/js
+BENCH := bench
 
-.PHONY: run cluster test install system-deps js-deps test-python test-js clean
+.PHONY: run cluster test install system-deps js-deps test-python test-js bench-deps bench clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -41,5 +43,15 @@ test-python: install system-deps js-deps
 test-js: install system-deps js-deps
 	cd $(JS_TESTS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1
 
+$(BENCH)/node_modules/.package-lock.json: $(BENCH)/package-lock.json
+	cd $(BENCH) && npm ci --no-audit --no-fund --loglevel=error
+
+bench-deps: $(BENCH)/node_modules/.package-lock.json
+
+# Sizes: BENCH_ARGS="--receivers 100 --rate 0"; see --help.
+bench: install system-deps bench-deps
+	bash .ci/system-deps redis
+	$(BIN)/python $(BENCH)/cluster_fanout.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) $(JS_TESTS)/node_modules
+	rm -rf $(VENV) $(JS_TESTS)/node_modules $(BENCH)/node_modules
