@@ -15,6 +15,11 @@ except ImportError:  # redis-py before 7 has no maintenance notifications
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
 
+# Connections one client may open. More concurrent calls wait for a free
+# connection (up to COMMAND_TIMEOUT) instead of failing: a burst of joins
+# must queue, not answer UNAVAILABLE.
+MAX_CONNECTIONS = 64
+
 # What a call to an unreachable or failing Redis raises.
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 
@@ -37,7 +42,9 @@ def new_client(url: str, *, retries: int = 0,
         # connection is noticed and replaced before use.
         options["maint_notifications_config"] = MaintNotificationsConfig(
             enabled=False)
-    return aioredis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), retries),
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=COMMAND_TIMEOUT,
+        retry=Retry(NoBackoff(), retries),
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=command_timeout, **options)
+    return aioredis.Redis.from_pool(pool)
