@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from support import serve_app
+from support.cluster import Cluster
+from support.js_puppet import JsPuppet, js_puppet
 from support.redis_server import RedisServer, require_redis_server
 from support.server import Server
 
@@ -46,3 +48,29 @@ def aof_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+async def start_cluster(tmp_path: Path) -> AsyncIterator[
+        Callable[..., Awaitable[Cluster]]]:
+    """``await start_cluster(CHATIO_PRESENCE_GRACE="1")``: a real cluster of
+    three ``chatio serve`` processes on their own AOF redis-server, with
+    the given settings on every node; stopped when the test ends."""
+    started: list[Cluster] = []
+
+    async def start(**env: str) -> Cluster:
+        cluster = Cluster(tmp_path / f"cluster-{len(started)}", env=env)
+        started.append(cluster)
+        return await cluster.start()
+    try:
+        yield start
+    finally:
+        for cluster in started:
+            await cluster.stop()
+
+
+@pytest.fixture
+async def puppet() -> AsyncIterator[JsPuppet]:
+    """Official socket.io-client sockets, driven from the test."""
+    async with js_puppet() as puppet:
+        yield puppet

@@ -8,8 +8,6 @@ import asyncio
 import pytest
 
 from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE
-from support.cluster import Cluster
-from support.js_puppet import js_puppet
 from support.multi import presence_event
 
 CHAT, PRESENCE = CHAT_NAMESPACE, PRESENCE_NAMESPACE
@@ -21,20 +19,9 @@ DEPARTURE_DEADLINE = PRESENCE_TTL + GRACE + 5.0
 
 
 @pytest.fixture
-async def cluster(tmp_path):
-    cluster = Cluster(tmp_path, env={
-        "CHATIO_PRESENCE_TTL": str(PRESENCE_TTL),
-        "CHATIO_PRESENCE_GRACE": str(GRACE)})
-    try:
-        yield await cluster.start()
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def puppet():
-    async with js_puppet() as puppet:
-        yield puppet
+async def cluster(start_cluster):
+    return await start_cluster(CHATIO_PRESENCE_TTL=str(PRESENCE_TTL),
+                               CHATIO_PRESENCE_GRACE=str(GRACE))
 
 
 async def joined(puppet, client, url, token, room="lobby"):

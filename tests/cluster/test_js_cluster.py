@@ -8,8 +8,6 @@ import pytest
 
 from chatio.constants import (CHAT_NAMESPACE, PRESENCE_NAMESPACE,
                               TYPING_NAMESPACE)
-from support.cluster import Cluster
-from support.js_puppet import js_puppet
 from support.multi import presence_event, typing_event
 
 CHAT, TYPING, PRESENCE = CHAT_NAMESPACE, TYPING_NAMESPACE, PRESENCE_NAMESPACE
@@ -18,18 +16,8 @@ GRACE = 1.0
 
 
 @pytest.fixture
-async def cluster(tmp_path):
-    cluster = Cluster(tmp_path, env={"CHATIO_PRESENCE_GRACE": str(GRACE)})
-    try:
-        yield await cluster.start()
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def puppet():
-    async with js_puppet() as puppet:
-        yield puppet
+async def cluster(start_cluster):
+    return await start_cluster(CHATIO_PRESENCE_GRACE=str(GRACE))
 
 
 async def test_seq_is_gapless_across_nodes(cluster, puppet):
