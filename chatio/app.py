@@ -37,6 +37,7 @@ from .store import build_history_store
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
 from .typing_state import MemoryTypingState
+from .web import add_page_routes
 
 log = logging.getLogger("chatio.app")
 
@@ -94,6 +95,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)
+    add_page_routes(app)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
     app[PRESENCE_STORE] = presence_store
     # Torn down in reverse: the sweeper stops before presence is saved.
