@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 JS_TESTS := tests/js
+CLIENT_JS := client-js
 
-.PHONY: run test install system-deps js-deps test-python test-js clean
+.PHONY: run test install system-deps js-deps client-deps test-python test-js test-client clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -28,7 +29,12 @@ $(JS_TESTS)/node_modules/.package-lock.json: $(JS_TESTS)/package-lock.json
 
 js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
-test: test-python test-js
+$(CLIENT_JS)/node_modules/.package-lock.json: $(CLIENT_JS)/package-lock.json
+	cd $(CLIENT_JS) && npm ci --no-audit --no-fund --loglevel=error
+
+client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
+
+test: test-python test-js test-client
 
 test-python: install
 	bash .ci/system-deps redis
@@ -37,5 +43,10 @@ test-python: install
 test-js: install system-deps js-deps
 	cd $(JS_TESTS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1
 
+# The client library, the committed page build, and the page in chromium.
+test-client: install system-deps client-deps
+	bash .ci/system-deps chromium
+	cd $(CLIENT_JS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1 test/*.test.mjs
+
 clean:
-	rm -rf $(VENV) $(JS_TESTS)/node_modules
+	rm -rf $(VENV) $(JS_TESTS)/node_modules $(CLIENT_JS)/node_modules
