@@ -1,4 +1,5 @@
 import { ChatClient } from "../src/index.js";
+import { CLIENT_CLOSED, ROOM_LEFT } from "../src/constants.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { byId } from "./dom.js";
 import { MessageView } from "./MessageView.js";
@@ -11,8 +12,10 @@ const OLDER_PAGE = 50;
 
 /** The chat screen: one ChatClient, the rooms joined, and the views. */
 export class ChatApp {
-  constructor(session) {
+  /** `onSessionEnded()` runs when the guest token can no longer be renewed. */
+  constructor(session, { onSessionEnded = () => {} } = {}) {
     this.session = session;
+    this.onSessionEnded = onSessionEnded;
     this.me = session.user;
     this.rooms = new Map();
     this.active = null;
@@ -35,7 +38,10 @@ export class ChatApp {
     c.on("message", (message) => this.#onMessage(message));
     c.on("members", ({ room }) => room === this.active && this.presence.members(c.members(room)));
     c.on("typing", ({ room }) => room === this.active && this.presence.typing(c.typingUsers(room)));
-    c.on("error", (error) => console.warn("chatio:", error.code ?? "", error.message));
+    c.on("error", (error) => {
+      console.warn("chatio:", error.code ?? "", error.message);
+      if (!this.session.user) this.onSessionEnded();
+    });
     this.badge.show(c.status);
     this.#bind();
     let saved = [];
@@ -59,6 +65,7 @@ export class ChatApp {
     if (!this.rooms.has(name)) {
       this.rooms.set(name, { messages: [], pending: new Map(), unread: 0, noOlder: false });
       this.client.join(name).catch((error) => {
+        if (error.code === CLIENT_CLOSED || error.code === ROOM_LEFT) return;
         this.#drop(name);
         byId("join-room").setCustomValidity(`Cannot join ${name}: ${error.message}`);
         byId("join-room").reportValidity();

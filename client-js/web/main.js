@@ -25,7 +25,9 @@ function showChat() {
   byId("me").hidden = false;
   byId("logout").hidden = false;
   byId("me").textContent = session.user.name;
-  app = new ChatApp(session);
+  app = new ChatApp(session, {
+    onSessionEnded: () => showLogin("Your guest session has ended. Pick a name to start again."),
+  });
   app.start();
   byId("text").focus();
 }
