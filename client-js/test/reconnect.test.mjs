@@ -75,7 +75,10 @@ for (const transport of ["websocket", "polling"]) {
       assert.deepEqual(messages.map((m) => m.text), expected);
     });
 
-    it("stores a send whose ack was lost exactly once", async () => {
+    // Over long-polling the client sends one POST at a time and waits for its
+    // answer, so swallowing answers can hold the send back instead of losing
+    // only its ack; the WebSocket run covers the lost ack.
+    if (transport === "websocket") it("stores a send whose ack was lost exactly once", async () => {
       const room = roomName("lost-ack");
       const ann = await user("ann", proxy.url);
       const bob = await user("bob", server.url);
