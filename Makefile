@@ -7,8 +7,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 JS_TESTS := tests/js
 BENCH := bench
+CLIENT_JS := client-js
 
-.PHONY: run cluster test install system-deps js-deps test-python test-js bench-deps bench clean
+.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -34,7 +35,12 @@ $(JS_TESTS)/node_modules/.package-lock.json: $(JS_TESTS)/package-lock.json
 
 js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
-test: test-python test-js
+$(CLIENT_JS)/node_modules/.package-lock.json: $(CLIENT_JS)/package-lock.json
+	cd $(CLIENT_JS) && npm ci --no-audit --no-fund --loglevel=error
+
+client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
+
+test: test-python test-js test-client
 
 test-python: install system-deps js-deps
 	bash .ci/system-deps redis nginx
@@ -53,5 +59,10 @@ bench: install system-deps bench-deps
 	bash .ci/system-deps redis
 	$(BIN)/python $(BENCH)/cluster_fanout.py $(BENCH_ARGS)
 
+# The client library, the committed page build, and the page in chromium.
+test-client: install system-deps client-deps
+	bash .ci/system-deps chromium
+	cd $(CLIENT_JS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1 test/*.test.mjs
+
 clean:
-	rm -rf $(VENV) $(JS_TESTS)/node_modules $(BENCH)/node_modules
+	rm -rf $(VENV) $(JS_TESTS)/node_modules $(CLIENT_JS)/node_modules $(BENCH)/node_modules

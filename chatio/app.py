@@ -38,6 +38,7 @@ from .settings import Settings
 from .store.instrumented import InstrumentedHistoryStore
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
+from .web import add_page_routes
 
 log = logging.getLogger("chatio.app")
 
@@ -102,6 +103,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(api.routes)
     # Open on the node's port for scrapers; the public proxy must not expose it.
     app.router.add_get("/metrics", metrics.serve)
+    add_page_routes(app)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
     # Torn down in reverse: the sweeper stops before presence is saved.
     app.cleanup_ctx.append(_history_store)

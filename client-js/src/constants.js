@@ -1,0 +1,64 @@
+// Wire names of the chatio protocol. They mirror chatio/constants.py, and a
+// test checks that the two agree.
+
+export const CHAT_NAMESPACE = "/chat";
+export const TYPING_NAMESPACE = "/typing";
+export const PRESENCE_NAMESPACE = "/presence";
+
+// Client -> server events on /chat.
+export const EVENT_JOIN = "join";
+export const EVENT_LEAVE = "leave";
+export const EVENT_MESSAGE = "message";
+export const EVENT_HISTORY = "history";
+
+// Client -> server events on /presence and /typing.
+export const EVENT_SUBSCRIBE = "subscribe";
+export const EVENT_UNSUBSCRIBE = "unsubscribe";
+export const EVENT_TYPING = "typing";
+
+// Server -> client events.
+export const EVENT_PRESENCE = "presence";
+export const EVENT_CHATIO_ERROR = "chatio_error";
+
+// Error codes carried in {ok: false, error: {code, message, retryable}}.
+export const INVALID_PAYLOAD = "INVALID_PAYLOAD";
+export const NOT_IN_ROOM = "NOT_IN_ROOM";
+export const FORBIDDEN = "FORBIDDEN";
+export const RATE_LIMITED = "RATE_LIMITED";
+export const TOO_MANY_ROOMS = "TOO_MANY_ROOMS";
+export const UNKNOWN_EVENT = "UNKNOWN_EVENT";
+export const UNAVAILABLE = "UNAVAILABLE";
+export const INTERNAL = "INTERNAL";
+
+export const ERROR_CODES = Object.freeze([
+  INVALID_PAYLOAD, NOT_IN_ROOM, FORBIDDEN, RATE_LIMITED, TOO_MANY_ROOMS,
+  UNKNOWN_EVENT, UNAVAILABLE, INTERNAL,
+]);
+export const RETRYABLE_CODES = Object.freeze([RATE_LIMITED, UNAVAILABLE, INTERNAL]);
+
+// Connection refusals (connect_error data codes).
+export const UNAUTHORIZED = "UNAUTHORIZED";
+export const TOKEN_EXPIRED = "TOKEN_EXPIRED";
+export const REFUSAL_MESSAGE = "unauthorized";
+
+// Limits of the protocol itself.
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;
+export const MAX_ROOMS_PER_SOCKET = 100;
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 200;
+export const CLIENT_ID_MAX_CHARS = 64;
+
+// Presence statuses.
+export const PRESENCE_JOINED = "joined";
+export const PRESENCE_LEFT = "left";
+
+// Codes the client itself gives to errors that never reached the server.
+export const CLIENT_CLOSED = "CLIENT_CLOSED";
+export const ROOM_LEFT = "ROOM_LEFT";
+export const NOT_CONNECTED = "NOT_CONNECTED";
+
+// Connection states reported by the `status` event.
+export const STATUS_CONNECTING = "connecting";
+export const STATUS_CONNECTED = "connected";
+export const STATUS_RECONNECTING = "reconnecting";
+export const STATUS_OFFLINE = "offline";

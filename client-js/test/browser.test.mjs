@@ -1,0 +1,174 @@
+// The web page in a real browser: Debian's chromium driven by playwright-core,
+// two browser contexts, two guests.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { startServer } from "./support/server.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
+const ARTIFACTS = resolve(fileURLToPath(new URL(".", import.meta.url)), "../artifacts");
+const WAIT = { timeout: 15_000 };
+const available = existsSync(CHROMIUM);
+const required = process.env.CI === "true";
+
+describe("web page", { skip: !available && !required && `no browser at ${CHROMIUM}` }, () => {
+  let server;
+  let browser;
+  let ada;
+  let bob;
+  let bobContext;
+  const dialogs = [];
+  const pageErrors = [];
+
+  before(async () => {
+    if (!available) throw new Error(`chromium is required (CI=true) but ${CHROMIUM} is missing`);
+    const { chromium } = await import("playwright-core");
+    server = await startServer({
+      name: "web-page",
+      env: { CHATIO_PRESENCE_GRACE: "0.5", CHATIO_RATE_GUEST: "0", CHATIO_SHUTDOWN_TIMEOUT: "5" },
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 30_000 });
+    const adaContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    bobContext = await browser.newContext({ viewport: { width: 390, height: 800 }, isMobile: true, hasTouch: true });
+    ada = await open(adaContext, "Ada");
+    bob = await open(bobContext, "Bob");
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  async function open(context, name) {
+    const page = await context.newPage();
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      dialog.dismiss().catch(() => {});
+    });
+    page.on("pageerror", (error) => pageErrors.push(`${name}: ${error.message}`));
+    await page.goto(`${server.url}/`, WAIT);
+    await page.fill("#login-name", name, WAIT);
+    await page.click("#login-form button", WAIT);
+    await connected(page);
+    return page;
+  }
+
+  function connected(page) {
+    return page.waitForSelector('#status[data-status="connected"]', WAIT);
+  }
+
+  async function say(page, text) {
+    await page.fill("#text", text, WAIT);
+    await page.press("#text", "Enter", WAIT);
+  }
+
+  function message(page, text) {
+    return page.locator("#messages .text", { hasText: text }).first().waitFor(WAIT);
+  }
+
+  function texts(page) {
+    return page.$$eval("#messages .text", (nodes) => nodes.map((n) => n.textContent));
+  }
+
+  function memberNames(page) {
+    return page.$$eval("#member-list .name", (nodes) => nodes.map((n) => n.textContent).sort());
+  }
+
+  async function membersAre(page, names) {
+    await page.waitForFunction(
+      (expected) => JSON.stringify([...document.querySelectorAll("#member-list .name")]
+        .map((n) => n.textContent).sort()) === JSON.stringify(expected),
+      names, WAIT);
+  }
+
+  it("lets two guests chat both ways", async () => {
+    await say(ada, "hello bob");
+    await message(bob, "hello bob");
+    await say(bob, "hi ada, from my phone");
+    await message(ada, "hi ada, from my phone");
+    assert.deepEqual(await texts(ada), ["hello bob", "hi ada, from my phone"]);
+    assert.deepEqual(await texts(bob), ["hello bob", "hi ada, from my phone"]);
+  });
+
+  it("shows who is online", async () => {
+    await membersAre(ada, ["Ada", "Bob"]);
+    await membersAre(bob, ["Ada", "Bob"]);
+  });
+
+  it("shows the typing indicator and clears it", async () => {
+    await bob.locator("#text").pressSequentially("I am typ", { delay: 40, ...WAIT });
+    await ada.waitForFunction(() => document.getElementById("typing").textContent === "Bob is typing…", null, WAIT);
+    assert.equal(await bob.textContent("#typing"), "");
+    // Three idle seconds later the page sends typing: false.
+    await ada.waitForFunction(() => document.getElementById("typing").textContent === "", null, WAIT);
+    await bob.fill("#text", "");
+  });
+
+  it("renders markup from users as text", async () => {
+    const hostile = "<img src=x onerror=alert(1)>";
+    await say(ada, hostile);
+    await message(bob, "<img");
+    const shown = await texts(bob);
+    assert.equal(shown.at(-1), hostile);
+    assert.equal(await bob.locator("#messages img").count(), 0);
+    assert.equal(await ada.locator("#messages img").count(), 0);
+    assert.deepEqual(dialogs, []);
+  });
+
+  it("joins and creates rooms", async () => {
+    await ada.fill("#join-room", "side-room");
+    await ada.press("#join-room", "Enter");
+    await ada.waitForSelector('#room-list li[data-room="side-room"] [aria-current="true"]', WAIT);
+    await bob.fill("#join-room", "side-room");
+    await bob.press("#join-room", "Enter");
+    await membersAre(ada, ["Ada", "Bob"]);
+    await say(bob, "over here");
+    await message(ada, "over here");
+    assert.deepEqual(await texts(ada), ["over here"]);
+    await ada.click('#room-list li[data-room="lobby"] button');
+    await bob.click('#room-list li[data-room="lobby"] button');
+    await message(ada, "hello bob");
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await ada.screenshot({ path: join(ARTIFACTS, "chat-desktop.png") });
+    await bob.screenshot({ path: join(ARTIFACTS, "chat-phone.png") });
+  });
+
+  it("reconnects after a server restart with history intact and sends what was queued", async () => {
+    const before = await texts(ada);
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    await say(ada, "sent while the server was down");
+    await ada.waitForSelector("#pending .msg.pending", WAIT);
+    assert.equal(await ada.isVisible("#offline-note"), true);
+
+    await server.start();
+    await connected(ada);
+    await connected(bob);
+    await message(bob, "sent while the server was down");
+    await ada.waitForSelector("#pending .msg", { state: "detached", ...WAIT });
+    const expected = [...before, "sent while the server was down"];
+    assert.deepEqual(await texts(ada), expected);
+    assert.deepEqual(await texts(bob), expected);
+    const seqs = await ada.$$eval("#messages li", (items) => items.map((li) => Number(li.dataset.seq)));
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+
+    // A reload keeps the guest's identity and shows the stored history.
+    await bob.reload(WAIT);
+    await connected(bob);
+    await message(bob, "sent while the server was down");
+    assert.deepEqual(await texts(bob), expected);
+    assert.equal(await bob.textContent("#me"), "Bob");
+  });
+
+  it("drops a guest from the online list when their page closes", async () => {
+    await membersAre(ada, ["Ada", "Bob"]);
+    await bobContext.close();
+    await membersAre(ada, ["Ada"]);
+    assert.deepEqual(await memberNames(ada), ["Ada"]);
+    assert.deepEqual(pageErrors, []);
+  });
+});

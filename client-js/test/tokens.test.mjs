@@ -1,0 +1,67 @@
+// getToken: once per connection attempt, again after TOKEN_EXPIRED.
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+
+import { ClientPool } from "./support/clients.mjs";
+import { signToken, startServer } from "./support/server.mjs";
+import { waitFor } from "./support/wait.mjs";
+
+let server;
+const pool = new ClientPool();
+
+before(async () => {
+  server = await startServer({ name: "client-tokens", env: { CHATIO_SHUTDOWN_TIMEOUT: "5" } });
+});
+after(async () => {
+  pool.closeAll();
+  await server?.dispose();
+});
+afterEach(() => pool.closeAll());
+
+const HOUR = 3600;
+
+function expiredToken(sub) {
+  return signToken(server.secret, { sub }, { issuedAt: Date.now() / 1000 - 2 * HOUR });
+}
+
+describe("tokens", () => {
+  it("refreshes an expired token through getToken, one call per connection attempt", async () => {
+    const calls = [];
+    const client = await pool.connected({
+      url: server.url,
+      getToken: async ({ refresh }) => {
+        calls.push(refresh);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return calls.length === 1 ? expiredToken("ann") : signToken(server.secret, { sub: "ann" });
+      },
+    });
+    assert.deepEqual(calls, [false, true]);
+    assert.ok(Object.values(client.sockets).every((s) => s.connected));
+    assert.equal(new Set(Object.values(client.sockets).map((s) => s.io.engine.id)).size, 1);
+  });
+
+  it("calls getToken again on each reconnect, once", async () => {
+    let calls = 0;
+    const client = await pool.connected({
+      url: server.url,
+      getToken: () => {
+        calls += 1;
+        return signToken(server.secret, { sub: "bob" });
+      },
+    });
+    assert.equal(calls, 1);
+    const down = waitFor(client, "status", (s) => s === "reconnecting", { timeoutMs: 20_000 });
+    const restarting = server.restart();
+    await down;
+    await restarting;
+    await waitFor(client, "status", (s) => s === "connected", { timeoutMs: 20_000 });
+    assert.equal(calls, 2);
+  });
+
+  it("goes offline with an error when a fixed token is refused", async () => {
+    const client = pool.create({ url: server.url, token: expiredToken("cy") });
+    const error = await waitFor(client, "error");
+    assert.equal(error.code, "TOKEN_EXPIRED");
+    if (client.status !== "offline") await waitFor(client, "status", (s) => s === "offline");
+  });
+});

@@ -1,0 +1,198 @@
+import { ChatClient } from "../src/index.js";
+import { CLIENT_CLOSED, ROOM_LEFT } from "../src/constants.js";
+import { ConnectionBadge } from "./ConnectionBadge.js";
+import { byId } from "./dom.js";
+import { MessageView } from "./MessageView.js";
+import { PresenceView } from "./PresenceView.js";
+import { RoomList } from "./RoomList.js";
+
+const ROOMS_KEY = "chatio.rooms";
+const DEFAULT_ROOM = "lobby";
+const OLDER_PAGE = 50;
+
+/** The chat screen: one ChatClient, the rooms joined, and the views. */
+export class ChatApp {
+  /** `onSessionEnded()` runs when the guest token can no longer be renewed. */
+  constructor(session, { onSessionEnded = () => {} } = {}) {
+    this.session = session;
+    this.onSessionEnded = onSessionEnded;
+    this.me = session.user;
+    this.rooms = new Map();
+    this.active = null;
+    this.localIds = 0;
+    this.badge = new ConnectionBadge();
+    this.roomList = new RoomList((name) => this.select(name));
+    this.messages = new MessageView(() => this.loadOlder());
+    this.presence = new PresenceView();
+    this.messages.me = this.me;
+    this.presence.me = this.me;
+    this.text = byId("text");
+    this.title = byId("room-title");
+    this.listeners = [];
+  }
+
+  start() {
+    this.client = new ChatClient({ getToken: (options) => this.session.getToken(options) });
+    const c = this.client;
+    c.on("status", (status) => this.badge.show(status));
+    c.on("message", (message) => this.#onMessage(message));
+    c.on("members", ({ room }) => room === this.active && this.presence.members(c.members(room)));
+    c.on("typing", ({ room }) => room === this.active && this.presence.typing(c.typingUsers(room)));
+    c.on("error", (error) => {
+      console.warn("chatio:", error.code ?? "", error.message);
+      if (!this.session.user) this.onSessionEnded();
+    });
+    this.badge.show(c.status);
+    this.#bind();
+    let saved = [];
+    try {
+      saved = JSON.parse(localStorage.getItem(ROOMS_KEY) ?? "[]");
+    } catch {
+      // start with the default room
+    }
+    const names = Array.isArray(saved) && saved.length ? saved : [DEFAULT_ROOM];
+    for (const name of names) this.open(name, { select: false });
+    this.select(names[0]);
+  }
+
+  stop() {
+    for (const [target, type, fn] of this.listeners) target.removeEventListener(type, fn);
+    this.client?.close();
+  }
+
+  /** Joins (or creates) a room. */
+  open(name, { select = true } = {}) {
+    if (!this.rooms.has(name)) {
+      this.rooms.set(name, { messages: [], pending: new Map(), unread: 0, noOlder: false });
+      this.client.join(name).catch((error) => {
+        if (error.code === CLIENT_CLOSED || error.code === ROOM_LEFT) return;
+        this.#drop(name);
+        byId("join-room").setCustomValidity(`Cannot join ${name}: ${error.message}`);
+        byId("join-room").reportValidity();
+      });
+      this.#save();
+    }
+    if (select) this.select(name);
+  }
+
+  select(name) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.active = name;
+    room.unread = 0;
+    this.title.textContent = `#${name}`;
+    this.messages.show(room);
+    this.presence.members(this.client.members(name));
+    this.presence.typing(this.client.typingUsers(name));
+    this.roomList.render(this.rooms, this.active);
+  }
+
+  async leave() {
+    const name = this.active;
+    if (!name) return;
+    this.#drop(name);
+    await this.client.leave(name).catch(() => {});
+  }
+
+  send(text) {
+    const name = this.active;
+    const room = this.rooms.get(name);
+    if (!room || !text.trim()) return;
+    const id = ++this.localIds;
+    room.pending.set(id, { text });
+    this.messages.renderPending(room);
+    this.client.send(name, text).then(
+      () => room.pending.delete(id),
+      (error) => {
+        room.pending.set(id, { text, error: error.message || error.code });
+      },
+    ).finally(() => {
+      if (this.active === name) this.messages.renderPending(room);
+    });
+  }
+
+  async loadOlder() {
+    const name = this.active;
+    const room = this.rooms.get(name);
+    const first = room?.messages[0];
+    if (!first) return;
+    const page = await this.client.history(name, { before: first.seq, limit: OLDER_PAGE });
+    room.messages.unshift(...page.messages);
+    if (!page.more) room.noOlder = true;
+    if (this.active === name) this.messages.prepend(page.messages, room);
+  }
+
+  #onMessage(message) {
+    const room = this.rooms.get(message.room);
+    if (!room) return;
+    room.messages.push(message);
+    if (message.room === this.active) {
+      this.messages.append(message);
+    } else {
+      room.unread += 1;
+      this.roomList.render(this.rooms, this.active);
+    }
+  }
+
+  #drop(name) {
+    this.rooms.delete(name);
+    this.#save();
+    if (this.active === name) {
+      this.active = null;
+      const next = this.rooms.keys().next();
+      if (next.done) {
+        this.title.textContent = "";
+        this.messages.clear();
+        this.presence.members([]);
+        this.presence.typing([]);
+        this.roomList.render(this.rooms, null);
+      } else {
+        this.select(next.value);
+      }
+    } else {
+      this.roomList.render(this.rooms, this.active);
+    }
+  }
+
+  #save() {
+    localStorage.setItem(ROOMS_KEY, JSON.stringify([...this.rooms.keys()]));
+  }
+
+  #listen(target, type, fn) {
+    target.addEventListener(type, fn);
+    this.listeners.push([target, type, fn]);
+  }
+
+  #bind() {
+    const joinInput = byId("join-room");
+    this.#listen(byId("join-form"), "submit", (event) => {
+      event.preventDefault();
+      const name = joinInput.value.trim();
+      if (!name) return;
+      joinInput.value = "";
+      this.open(name);
+    });
+    this.#listen(joinInput, "input", () => joinInput.setCustomValidity(""));
+    this.#listen(byId("leave"), "click", () => this.leave());
+    this.#listen(byId("composer"), "submit", (event) => {
+      event.preventDefault();
+      this.#submit();
+    });
+    this.#listen(this.text, "keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.#submit();
+      }
+    });
+    this.#listen(this.text, "input", () => {
+      if (this.active && this.text.value.trim()) this.client.typing(this.active);
+    });
+  }
+
+  #submit() {
+    const text = this.text.value;
+    if (!text.trim()) return;
+    this.text.value = "";
+    this.send(text);
+  }
+}
