@@ -17,7 +17,9 @@ Keys (``P`` is ``{prefix}:presence``):
     set of the ``(room, user, connection)`` entries a node owns;
 ``P:sweeping``
     hash: node id → last heartbeat, for dead nodes whose entries are being
-    removed.
+    removed;
+``P:alive``
+    hash: node id → when its current stretch of heartbeats began.
 
 Pairs and entries are length-prefixed (``<len>:<room><user>``), so no user
 id or connection id can make two of them look alike.
@@ -29,7 +31,10 @@ on their clocks (tests may pass a ``clock`` instead).
 
 A node whose heartbeat is older than ``ttl`` is dead. The first ``expire``
 that sees it claims it (moves it from ``P:nodes`` to ``P:sweeping``, in
-one script) and removes its entries, ``batch`` at a time. Users left with
+one script) and removes its entries, ``batch`` at a time. Only a node that
+has itself heartbeated for a whole ``ttl`` may claim: after a Redis outage
+longer than ``ttl`` every heartbeat looks stale, and the first node back
+must not declare the others dead before they had a ``ttl`` to return. Users left with
 no connection anywhere enter the grace period, counted from the dead node's
 last heartbeat; they then depart, once, through the ordinary grace expiry.
 
@@ -57,7 +62,7 @@ DEFAULT_GRACE = 5.0
 DEFAULT_BATCH = 1000
 
 # Shared by every script. ARGV[1] is the key prefix, ARGV[2] the time in
-# seconds, or empty for the Redis server's TIME.
+# seconds (empty for the Redis server's TIME), ARGV[3] the presence TTL.
 _PRELUDE = """
 local P = ARGV[1] .. ':presence'
 local now = tonumber(ARGV[2])
@@ -65,7 +70,9 @@ if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+local TTL = tonumber(ARGV[3])
 local NODES = P .. ':nodes'
+local ALIVE = P .. ':alive'
 local SWEEPING = P .. ':sweeping'
 local GRACE = P .. ':grace'
 
@@ -91,9 +98,13 @@ local function unentry(s)
 end
 
 -- Records that ``node`` is alive and stops any sweep of it. True when the
--- node was not registered as alive (never seen, swept, or data lost).
+-- node was not registered as alive (never seen, swept, or data lost). A
+-- node unseen for a TTL starts a new stretch of life in ALIVE.
 local function touch_node(node)
-  local known = redis.call('ZSCORE', NODES, node)
+  local known = tonumber(redis.call('ZSCORE', NODES, node))
+  if not known or known < now - TTL then
+    redis.call('HSET', ALIVE, node, num(now))
+  end
   redis.call('ZADD', NODES, num(now), node)
   redis.call('HDEL', SWEEPING, node)
   return not known
@@ -131,19 +142,19 @@ local function detach(room, user, conn, node, deadline)
 end
 """
 
-# ARGV: prefix, now, room, user, name, conn, node
+# ARGV: prefix, now, ttl, room, user, name, conn, node
 # Returns {first join (0/1), node was not registered (0/1)}.
 ADD_SCRIPT = _PRELUDE + """
-local lost = touch_node(ARGV[7])
-local first = attach(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], true)
+local lost = touch_node(ARGV[8])
+local first = attach(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], true)
 return {first and 1 or 0, lost and 1 or 0}
 """
 
-# ARGV: prefix, now, room, user, conn, grace
+# ARGV: prefix, now, ttl, room, user, conn, grace
 # Returns the user's name when their presence ended now, else nil.
 REMOVE_SCRIPT = _PRELUDE + """
-local room, user, conn = ARGV[3], ARGV[4], ARGV[5]
-local grace = tonumber(ARGV[6])
+local room, user, conn = ARGV[4], ARGV[5], ARGV[6]
+local grace = tonumber(ARGV[7])
 local conns = conns_key(room, user)
 local owner = redis.call('HGET', conns, conn)
 if not owner then return false end
@@ -162,24 +173,30 @@ redis.call('ZREM', GRACE, pair(room, user))
 return name
 """
 
-# ARGV: prefix, now, node
+# ARGV: prefix, now, ttl, node
 # Returns 1 when the node was not registered as alive.
 HEARTBEAT_SCRIPT = _PRELUDE + """
-return touch_node(ARGV[3]) and 1 or 0
+return touch_node(ARGV[4]) and 1 or 0
 """
 
-# ARGV: prefix, now, ttl, grace, batch
+# ARGV: prefix, now, ttl, grace, batch, the calling node
 # Returns {entries swept, room, user, name, room, user, name, ...}.
 EXPIRE_SCRIPT = _PRELUDE + """
-local ttl, grace, batch = tonumber(ARGV[3]), tonumber(ARGV[4]),
-                          tonumber(ARGV[5])
--- Claim nodes whose heartbeat is older than ttl: only this call sees them
--- in NODES, and from now on they are in SWEEPING.
-local dead = redis.call('ZRANGEBYSCORE', NODES, '-inf', '(' .. num(now - ttl),
-                        'WITHSCORES', 'LIMIT', 0, 100)
-for i = 1, #dead, 2 do
-  redis.call('ZREM', NODES, dead[i])
-  redis.call('HSET', SWEEPING, dead[i], dead[i + 1])
+local grace, batch, me = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+-- Claim nodes whose heartbeat is older than the TTL: only this call sees
+-- them in NODES, and from now on they are in SWEEPING. Only a node that has
+-- itself been alive for a whole TTL may claim: after an outage of Redis
+-- longer than the TTL every heartbeat looks stale, and the nodes that come
+-- back first must give the others a TTL to come back too.
+local since = tonumber(redis.call('HGET', ALIVE, me))
+if since and now - since >= TTL then
+  local dead = redis.call('ZRANGEBYSCORE', NODES, '-inf',
+                          '(' .. num(now - TTL), 'WITHSCORES', 'LIMIT', 0, 100)
+  for i = 1, #dead, 2 do
+    redis.call('ZREM', NODES, dead[i])
+    redis.call('HDEL', ALIVE, dead[i])
+    redis.call('HSET', SWEEPING, dead[i], dead[i + 1])
+  end
 end
 -- Remove the entries of claimed nodes, at most batch of them per call.
 local swept, budget = 0, batch
@@ -221,13 +238,13 @@ end
 return out
 """
 
-# ARGV: prefix, now, node, grace, then room, user, name, conn per connection
+# ARGV: prefix, now, ttl, node, grace, then room, user, name, conn per connection
 # Returns the number of stale entries dropped.
 REREGISTER_SCRIPT = _PRELUDE + """
-local node, grace = ARGV[3], tonumber(ARGV[4])
+local node, grace = ARGV[4], tonumber(ARGV[5])
 touch_node(node)
 local wanted = {}
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local room, user, name, conn = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   wanted[entry(room, user, conn)] = true
   attach(room, user, name, conn, node, false)
@@ -328,7 +345,7 @@ class RedisPresenceStore:
         swept and ``batch`` departures returned per call; the rest wait for
         the next call."""
         reply = await self._run(self._expire, [
-            _num(self._ttl), _num(self._grace), str(self._batch)])
+            _num(self._grace), str(self._batch), self._node_id])
         flat = [_text(value) for value in reply[1:]]
         return [Departure(flat[i], Member(flat[i + 1], flat[i + 2]))
                 for i in range(0, len(flat), 3)]
@@ -407,7 +424,8 @@ class RedisPresenceStore:
     async def _run(self, script: Any, args: list[str]) -> Any:
         now = "" if self._clock is None else _num(self._clock())
         try:
-            return await script(args=[self._prefix, now, *args])
+            return await script(args=[self._prefix, now, _num(self._ttl),
+                                      *args])
         except REDIS_FAILURES as exc:
             raise _unavailable(exc) from exc
 

@@ -375,6 +375,34 @@ async def test_redis_node_swept_while_alive_is_told_to_reregister(
     assert await other.members("r") == [ANN]
 
 
+async def test_redis_outage_longer_than_the_ttl_declares_no_node_dead(
+        make_node: Callable[..., RedisPresenceStore], clock: FakeClock) -> None:
+    # Redis keeps its clock while the nodes cannot reach it; the fake clock
+    # plays that part here.
+    one, two, dead = (make_node("n1", clock=clock), make_node("n2", clock=clock),
+                      make_node("dead", clock=clock))
+    for node in (one, two, dead):
+        await node.heartbeat(node.node_id)
+        await node.reregister(node.node_id, [])
+    await two.add("r", ANN, "c1", "n2")
+    await dead.add("r", BOB, "c2", "dead")
+    clock.now += TTL + GRACE + 1          # the outage: nobody heartbeats
+    await one.heartbeat("n1")             # n1 is back first and sweeps
+    assert await one.expire() == []
+    clock.now += TTL / 2
+    await two.heartbeat("n2")             # n2 is back within a TTL
+    assert await one.expire() == []
+    clock.now += TTL / 2
+    await one.heartbeat("n1")
+    await two.heartbeat("n2")
+    # A whole TTL after n1 came back, the node that stayed away is dead.
+    # Its users' grace counts from its last heartbeat, long over: bob
+    # departs at once, and only bob.
+    assert await one.expire() + await two.expire() == [Departure("r", BOB)]
+    assert await two.is_connected("r", "ann")
+    assert await one.members("r") == [ANN]
+
+
 async def test_redis_keys_are_prefixed_and_cleaned_up(
         make_node: Callable[..., RedisPresenceStore], redis_prefix: str) -> None:
     store = make_node("n:1")
@@ -391,7 +419,9 @@ async def test_redis_keys_are_prefixed_and_cleaned_up(
     await store.remove("a", "b:x", "y", grace=0)
     client = new_client_for(store)
     keys = {key async for key in client.scan_iter(f"{redis_prefix}:*")}
-    assert keys == {f"{redis_prefix}:presence:nodes".encode()}
+    # Only the node's own liveness is left.
+    assert keys == {f"{redis_prefix}:presence:nodes".encode(),
+                    f"{redis_prefix}:presence:alive".encode()}
 
 
 async def test_redis_down_is_unavailable_and_recovers_with_reregister(
