@@ -76,9 +76,24 @@ async def test_presence_degrades_to_local_knowledge_and_reregisters():
         [("lobby", BOB, "sid-2")]
 
 
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def typing_state():
+    clock = Clock()
+    shared = Switchable(MemoryTypingState(clock))
+    state = FailoverTypingState(shared, MemoryTypingState(clock),
+                                probe_interval=1.0, clock=clock)
+    return clock, shared, state
+
+
 async def test_typing_degrades_to_local_transitions():
-    shared = Switchable(MemoryTypingState())
-    state = FailoverTypingState(shared)
+    clock, shared, state = typing_state()
     typist = Typist("lobby", "bob", "Bob")
     # Typing started on another node: refreshing here is no transition.
     await shared.inner.start(typist, 6)
@@ -89,6 +104,37 @@ async def test_typing_degrades_to_local_transitions():
     assert await state.start(other, 6) is True
     assert state.degraded
     assert await state.stop("lobby", "carol") == other
+    clock.now += 1
     shared.down = False
     assert await state.stop("lobby", "bob") == typist
     assert not state.degraded
+
+
+async def test_typing_probes_a_failed_store_at_most_once_per_interval():
+    clock, shared, state = typing_state()
+    shared.down = True
+    dave = Typist("lobby", "dave", "Dave")
+    assert await state.start(dave, 6) is True
+    calls = shared.calls
+    assert await state.stop("lobby", "dave") == dave
+    assert await state.expire() == []
+    assert shared.calls == calls
+    clock.now += 1
+    await state.expire()
+    assert shared.calls == calls + 1
+
+
+async def test_typing_started_during_an_outage_still_stops_after_it():
+    clock, shared, state = typing_state()
+    shared.down = True
+    erin, frank = Typist("lobby", "erin", "Erin"), Typist("lobby", "frank", "F")
+    assert await state.start(erin, 6) is True
+    assert await state.start(frank, 6) is True
+    clock.now += 1
+    shared.down = False
+    # The shared store never heard of them; this node announced them, so
+    # it announces their end too.
+    assert await state.stop("lobby", "erin") == erin
+    clock.now += 6
+    assert await state.expire() == [frank]
+    assert await state.expire() == []
