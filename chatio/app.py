@@ -54,6 +54,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     if settings is None:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.node_id)
+    settings.check()
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
     metrics = Metrics(settings.node_id)

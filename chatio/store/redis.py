@@ -30,8 +30,9 @@ kept, which gives the same pages as the exact stores. The idempotency records
 live in their own keys with a TTL of the idempotency window (24 h), so
 trimming never breaks a retry.
 
-Redis 6.2 or newer is required (the cluster needs exclusive ``XRANGE``
-bounds elsewhere); these scripts page with inclusive integer bounds.
+These scripts page with inclusive integer bounds on ``<seq>-0`` ids, which
+every Redis with streams understands; cluster mode as a whole is documented
+for Redis 6.2 or newer.
 """
 from __future__ import annotations
 

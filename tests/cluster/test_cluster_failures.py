@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE
@@ -16,6 +17,19 @@ GRACE = 1.0
 # How long after a kill -9 the survivors must have announced the departure:
 # the heartbeat expires after the TTL, then the grace period runs out.
 DEPARTURE_DEADLINE = PRESENCE_TTL + GRACE + 5.0
+RECOVERY_LIMIT = 10.0
+
+
+async def wait_ready(url: str, timeout: float) -> None:
+    """Poll the node's /readyz until it answers 200."""
+    async def poll() -> None:
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+                await asyncio.sleep(0.1)  # polling interval
+    await asyncio.wait_for(poll(), timeout)
 
 
 @pytest.fixture
@@ -95,7 +109,8 @@ async def test_redis_restart_loses_and_duplicates_no_acked_message(
     await joined(puppet, "reader", two, cluster.token("bob"))
     total = 40
     acked: list[dict] = []
-    quarter_acked, refused = asyncio.Event(), asyncio.Event()
+    quarter_acked, refused, recovered = (asyncio.Event(), asyncio.Event(),
+                                         asyncio.Event())
 
     async def send_all() -> None:
         for n in range(total):
@@ -106,6 +121,8 @@ async def test_redis_restart_loses_and_duplicates_no_acked_message(
                     acked.append(ack["message"])
                     if len(acked) == total // 4:
                         quarter_acked.set()
+                    if refused.is_set():
+                        recovered.set()
                     break
                 assert ack["error"]["code"] == "UNAVAILABLE", ack
                 assert ack["error"]["retryable"] is True
@@ -116,12 +133,27 @@ async def test_redis_restart_loses_and_duplicates_no_acked_message(
     await asyncio.wait_for(quarter_acked.wait(), 10)
     cluster.redis.kill()
     await asyncio.wait_for(refused.wait(), 10)
+    # The history part of a join is refused too; the socket stays usable.
+    ack = await puppet.call("reader", CHAT, "join", {"room": "elsewhere"})
+    assert ack["error"]["code"] == "UNAVAILABLE", ack
     cluster.redis.start()
+    # Full service within 10 s of Redis returning, without a restart:
+    # sends are stored again, every node is ready, and delivery crosses
+    # nodes again.
+    await asyncio.wait_for(recovered.wait(), RECOVERY_LIMIT)
+    await asyncio.gather(*(wait_ready(url, RECOVERY_LIMIT)
+                           for url in cluster.urls))
     await asyncio.wait_for(sender, 30)
+    ack = await puppet.call("sender", CHAT, "message",
+                            {"room": "lobby", "text": "after"})
+    assert ack["ok"], ack
+    while (live := await puppet.next("reader", CHAT, "message")) != \
+            ack["message"]:
+        assert live in acked  # an earlier message, delivered late
 
     assert [m["text"] for m in acked] == [f"m{n}" for n in range(total)]
     history = await puppet.call("reader", CHAT, "history",
                                 {"room": "lobby", "limit": 100})
     assert history["ok"], history
-    assert history["messages"] == acked
+    assert history["messages"] == acked + [ack["message"]]
     assert [m["seq"] for m in acked] == list(range(1, total + 1))
