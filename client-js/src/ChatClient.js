@@ -87,7 +87,8 @@ export class ChatClient extends Emitter {
 
   /** Opens the connection (done by the constructor unless `autoConnect: false`). */
   connect() {
-    if (this.#closed) throw new ChatError(CLIENT_CLOSED, "the client is closed");
+    const ended = this.#ended();
+    if (ended) throw ended;
     this.#started = true;
     for (const socket of Object.values(this.sockets)) socket.connect();
     this.#updateStatus();
@@ -98,18 +99,7 @@ export class ChatClient extends Emitter {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    const error = new ChatError(CLIENT_CLOSED, "the client was closed", { retryable: false });
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#typingSender.cancel();
-    this.#outbox.drop(undefined, error);
-    for (const state of this.#rooms.values()) {
-      clearTimeout(state.gapTimer);
-      if (!state.settled) state.rejectJoined(error);
-    }
-    this.manager.reconnection(false);
-    for (const socket of Object.values(this.sockets)) socket.disconnect();
-    this.#updateStatus();
+    this.#abandon(new ChatError(CLIENT_CLOSED, "the client was closed", { retryable: false }));
   }
 
   /** Joins `room`; resolves once joined, with its recent messages delivered. */
@@ -117,7 +107,8 @@ export class ChatClient extends Emitter {
     if (typeof room !== "string" || !ROOM_NAME_PATTERN.test(room)) {
       return Promise.reject(new ChatError(INVALID_PAYLOAD, `not a valid room name: ${room}`));
     }
-    if (this.#closed) return Promise.reject(new ChatError(CLIENT_CLOSED, "the client is closed"));
+    const ended = this.#ended();
+    if (ended) return Promise.reject(ended);
     let state = this.#rooms.get(room);
     if (!state) {
       state = new RoomState(room, (message) => this.#deliver(state, message));
@@ -150,7 +141,8 @@ export class ChatClient extends Emitter {
 
   /** Sends `text` to a joined room; resolves with the stored message. */
   send(room, text) {
-    if (this.#closed) return Promise.reject(new ChatError(CLIENT_CLOSED, "the client is closed"));
+    const ended = this.#ended();
+    if (ended) return Promise.reject(ended);
     if (!this.#rooms.has(room)) {
       return Promise.reject(new ChatError(NOT_IN_ROOM, `join ${room} first`));
     }
@@ -160,6 +152,8 @@ export class ChatClient extends Emitter {
 
   /** A page of a joined room's history: `{messages, more}`, oldest first. */
   async history(room, { before, after, limit = DEFAULT_PAGE_LIMIT } = {}) {
+    const ended = this.#ended();
+    if (ended) throw ended;
     const payload = { room, limit };
     if (before !== undefined) payload.before = before;
     if (after !== undefined) payload.after = after;
@@ -239,9 +233,7 @@ export class ChatClient extends Emitter {
       socket.on("connect_error", (error) => this.#onRefused(socket, error));
     }
     this.manager.on("reconnect_failed", () => {
-      this.#fatal = new ChatError(NOT_CONNECTED, "gave up reconnecting", { retryable: false });
-      this.emit("error", this.#fatal);
-      this.#updateStatus();
+      this.#giveUp(new ChatError(NOT_CONNECTED, "gave up reconnecting", { retryable: false }));
     });
 
     chat.on("connect", () => {
@@ -292,11 +284,45 @@ export class ChatClient extends Emitter {
       this.#later(delay, () => socket.connect());
       return;
     }
-    this.#fatal = new ChatError(code, error.message, { retryable: false });
-    this.emit("error", this.#fatal);
+    this.#giveUp(new ChatError(code, `the node refused the connection: ${code}`, { retryable: false }));
+  }
+
+  /**
+   * The client will not connect again (a refused token, or the Manager gave
+   * up): what waits is rejected with `error`, and so is whatever comes later.
+   */
+  #giveUp(error) {
+    if (this.#closed || this.#fatal) return;
+    this.#fatal = error;
+    this.emit("error", error);
+    this.#abandon(error);
+  }
+
+  /** Rejects pending sends and joins with `error` and disconnects for good. */
+  #abandon(error) {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#typingSender.cancel();
+    this.#outbox.drop(undefined, error);
+    for (const state of this.#rooms.values()) {
+      clearTimeout(state.gapTimer);
+      state.gapTimer = null;
+      state.ready = false;
+      if (!state.settled) state.rejectJoined(error);
+    }
     this.manager.reconnection(false);
-    for (const s of Object.values(this.sockets)) s.disconnect();
+    for (const socket of Object.values(this.sockets)) socket.disconnect();
     this.#updateStatus();
+  }
+
+  /** Why calls fail at once: the client was closed or gave up; else null. */
+  #ended() {
+    if (this.#closed) return new ChatError(CLIENT_CLOSED, "the client is closed", { retryable: false });
+    if (this.#fatal) {
+      const { code, message, retryable } = this.#fatal;
+      return new ChatError(code, message, { retryable });
+    }
+    return null;
   }
 
   #updateStatus() {

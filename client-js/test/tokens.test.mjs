@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 
 import { ClientPool } from "./support/clients.mjs";
 import { signToken, startServer } from "./support/server.mjs";
-import { waitFor } from "./support/wait.mjs";
+import { settles, waitFor } from "./support/wait.mjs";
 
 let server;
 const pool = new ClientPool();
@@ -63,5 +63,35 @@ describe("tokens", () => {
     const error = await waitFor(client, "error");
     assert.equal(error.code, "TOKEN_EXPIRED");
     if (client.status !== "offline") await waitFor(client, "status", (s) => s === "offline");
+  });
+
+  it("rejects what waits and what comes later with UNAUTHORIZED once the token is refused", async () => {
+    let calls = 0;
+    const client = await pool.connected({
+      url: server.url,
+      getToken: () => {
+        calls += 1;
+        // The second attempt presents a token the node cannot verify.
+        return signToken(calls === 1 ? server.secret : "not-the-secret", { sub: "dee" });
+      },
+    });
+    await client.join("fatal-a");
+    const down = waitFor(client, "status", (s) => s !== "connected");
+    client.manager.engine.close(); // the transport drops; the Manager reconnects
+    await down;
+    const refused = waitFor(client, "error", (e) => e.code === "UNAUTHORIZED");
+    const queued = client.send("fatal-a", "queued while down");
+    const joining = client.join("fatal-b");
+    await refused;
+    const unauthorized = { name: "ChatError", code: "UNAUTHORIZED", retryable: false };
+    await assert.rejects(settles(queued, "the queued send"), unauthorized);
+    await assert.rejects(settles(joining, "the pending join"), unauthorized);
+    assert.deepEqual(client.pending(), []);
+    assert.equal(client.status, "offline");
+    await assert.rejects(settles(client.send("fatal-a", "later"), "a later send"), unauthorized);
+    await assert.rejects(settles(client.join("fatal-a"), "a later join"), unauthorized);
+    await assert.rejects(settles(client.join("fatal-c"), "a later join of a new room"), unauthorized);
+    await assert.rejects(settles(client.history("fatal-a"), "a later history"), unauthorized);
+    assert.equal(calls, 2);
   });
 });
