@@ -69,6 +69,7 @@ export class ChatClient extends Emitter {
 
   #rooms = new Map();
   #generation = 0;
+  #presenceGeneration = 0;
   #status = STATUS_OFFLINE;
   #started = false;
   #everConnected = false;
@@ -250,6 +251,7 @@ export class ChatClient extends Emitter {
     chat.on(EVENT_MESSAGE, (message) => this.#onLive(message));
 
     presence.on("connect", () => {
+      this.#presenceGeneration += 1;
       for (const state of this.#rooms.values()) this.#subscribePresence(state);
     });
     presence.on(EVENT_PRESENCE, (event) => this.#onPresence(event));
@@ -450,22 +452,46 @@ export class ChatClient extends Emitter {
     this.#armGapFill(state);
   }
 
+  /**
+   * Subscribes `/presence` to a room and rebuilds its member set from the ack.
+   * A failure releases the events held for the ack, so the set stays live;
+   * a retryable one (or a lost ack) is retried while the connection lasts,
+   * any other waits for the next connect.
+   */
   async #subscribePresence(state) {
     const socket = this.sockets.presence;
-    state.members.beginSync();
-    let ack;
-    try {
-      ack = await this.#request(socket, EVENT_SUBSCRIBE, { room: state.name });
-    } catch {
-      return; // resubscribed on the next connect
+    const generation = this.#presenceGeneration;
+    const current = () => !this.#closed && !this.#fatal && socket.connected
+      && this.#rooms.get(state.name) === state && this.#presenceGeneration === generation;
+    for (let attempt = 0; current(); attempt += 1) {
+      state.members.beginSync();
+      let ack;
+      let retryAfterMs;
+      try {
+        ack = await this.#request(socket, EVENT_SUBSCRIBE, { room: state.name });
+      } catch {
+        ack = null;
+      }
+      if (this.#rooms.get(state.name) !== state) return;
+      if (ack?.ok) {
+        state.members.finishSync(ack.members);
+        this.emit("members", { room: state.name, members: state.members.list() });
+        return;
+      }
+      if (state.members.abandonSync()) {
+        this.emit("members", { room: state.name, members: state.members.list() });
+      }
+      if (ack) {
+        const error = ChatError.fromAck(ack);
+        if (!error.retryable) {
+          this.emit("error", error);
+          return;
+        }
+        retryAfterMs = error.retryAfterMs;
+      }
+      if (!current()) return; // the next connect subscribes again
+      await this.#sleep(retryAfterMs ?? backoff(attempt));
     }
-    if (this.#rooms.get(state.name) !== state) return;
-    if (!ack.ok) {
-      this.emit("error", ChatError.fromAck(ack));
-      return;
-    }
-    state.members.finishSync(ack.members);
-    this.emit("members", { room: state.name, members: state.members.list() });
   }
 
   #onPresence(event) {

@@ -72,6 +72,19 @@ describe("MemberSet", () => {
     set.finishSync([bob]);
     assert.deepEqual(set.list(), [ann]);
   });
+
+  it("applies the held events and goes live when a subscribe fails", () => {
+    const set = new MemberSet();
+    set.finishSync([bob]);
+    set.beginSync();
+    set.apply({ user: ann, status: "joined" });
+    assert.deepEqual(set.list(), [bob]);
+    assert.equal(set.abandonSync(), true);
+    assert.deepEqual(set.list(), [ann, bob]);
+    assert.equal(set.apply({ user: bob, status: "left" }), true);
+    assert.deepEqual(set.list(), [ann]);
+    assert.equal(set.abandonSync(), false);
+  });
 });
 
 describe("TokenSource", () => {

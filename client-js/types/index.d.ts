@@ -135,6 +135,7 @@ export declare class MemberSet {
   has(userId: string): boolean;
   beginSync(): void;
   finishSync(members: User[]): void;
+  abandonSync(): boolean;
   apply(event: { user: User; status: "joined" | "left" }): boolean;
 }
 
