@@ -296,8 +296,10 @@ export class ChatClient extends Emitter {
   #giveUp(error) {
     if (this.#closed || this.#fatal) return;
     this.#fatal = error;
-    this.emit("error", error);
+    // Rejected before listeners hear of it, so a listener that closes the
+    // client does not turn the reason into CLIENT_CLOSED.
     this.#abandon(error);
+    this.emit("error", error);
   }
 
   /** Rejects pending sends and joins with `error` and disconnects for good. */

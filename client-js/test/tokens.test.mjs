@@ -66,6 +66,16 @@ describe("tokens", () => {
     if (client.status !== "offline") await waitFor(client, "status", (s) => s === "offline");
   });
 
+  it("rejects what waits with the refusal even when an error listener closes the client", async () => {
+    const client = pool.create({ url: server.url, token: signToken("not-the-secret", { sub: "eve" }) });
+    client.on("error", () => client.close());
+    const joining = client.join("fatal-d");
+    const queued = client.send("fatal-d", "never stored");
+    const unauthorized = { code: "UNAUTHORIZED" };
+    await assert.rejects(settles(joining, "the pending join"), unauthorized);
+    await assert.rejects(settles(queued, "the queued send"), unauthorized);
+  });
+
   it("rejects what waits and what comes later with UNAUTHORIZED once the token is refused", async () => {
     let calls = 0;
     const client = await pool.connected({
