@@ -173,6 +173,11 @@ export class ChatClient extends Emitter {
     if (this.#rooms.get(room)?.ready) this.#typingSender.typing(room);
   }
 
+  /** The user stopped typing in `room`, say cleared the input: `typing: false` goes out now. */
+  stopTyping(room) {
+    this.#typingSender.stop(room);
+  }
+
   /** The rooms joined or being joined. */
   rooms() {
     return [...this.#rooms.keys()];

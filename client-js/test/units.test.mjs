@@ -133,6 +133,23 @@ describe("TypingSender", () => {
     assert.deepEqual(sent.at(-1), "r:false");
   });
 
+  it("sends false at once when typing stops, and only after a true", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+    const sent = [];
+    const sender = new TypingSender((room, typing) => sent.push(`${room}:${typing}`), { intervalMs: 1_000, idleMs: 3_000 });
+    sender.stop("r");
+    assert.deepEqual(sent, []);
+    sender.typing("r");
+    t.mock.timers.tick(100);
+    sender.stop("r");
+    assert.deepEqual(sent, ["r:true", "r:false"]);
+    sender.typing("r"); // typing again right away starts over
+    assert.deepEqual(sent, ["r:true", "r:false", "r:true"]);
+    sender.stop("r");
+    t.mock.timers.tick(10_000);
+    assert.deepEqual(sent, ["r:true", "r:false", "r:true", "r:false"]);
+  });
+
   it("sends nothing when a message ends typing", (t) => {
     t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
     const sent = [];

@@ -104,6 +104,7 @@ export declare class ChatClient extends Emitter<ChatClientEvents> {
   send(room: string, text: string): Promise<Message>;
   history(room: string, options?: { before?: number; after?: number; limit?: number }): Promise<HistoryPage>;
   typing(room: string): void;
+  stopTyping(room: string): void;
   rooms(): string[];
   members(room: string): User[];
   typingUsers(room: string): User[];
