@@ -29,7 +29,14 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     const { chromium } = await import("playwright-core");
     server = await startServer({
       name: "web-page",
-      env: { CHATIO_PRESENCE_GRACE: "0.5", CHATIO_RATE_GUEST: "0", CHATIO_SHUTDOWN_TIMEOUT: "5" },
+      env: {
+        CHATIO_PRESENCE_GRACE: "0.5",
+        CHATIO_RATE_GUEST: "0",
+        CHATIO_SHUTDOWN_TIMEOUT: "5",
+        // Far beyond any wait below: a typing indicator clears only because
+        // the typist's page sent typing: false, never because the node's TTL ran out.
+        CHATIO_TYPING_TTL: "60",
+      },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 30_000 });
     const adaContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
@@ -78,6 +85,10 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     return page.$$eval("#member-list .name", (nodes) => nodes.map((n) => n.textContent).sort());
   }
 
+  function typingLineIs(page, text) {
+    return page.waitForFunction((expected) => document.getElementById("typing").textContent === expected, text, WAIT);
+  }
+
   async function membersAre(page, names) {
     await page.waitForFunction(
       (expected) => JSON.stringify([...document.querySelectorAll("#member-list .name")]
@@ -101,11 +112,29 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
 
   it("shows the typing indicator and clears it", async () => {
     await bob.locator("#text").pressSequentially("I am typ", { delay: 40, ...WAIT });
-    await ada.waitForFunction(() => document.getElementById("typing").textContent === "Bob is typing…", null, WAIT);
+    await typingLineIs(ada, "Bob is typing…");
     assert.equal(await bob.textContent("#typing"), "");
-    // Three idle seconds later the page sends typing: false.
-    await ada.waitForFunction(() => document.getElementById("typing").textContent === "", null, WAIT);
-    await bob.fill("#text", "");
+    // Three idle seconds later the page sends typing: false (the node's TTL is 60 s).
+    await typingLineIs(ada, "");
+
+    // Clearing the box sends typing: false at once, so Ada sees Bob stop and
+    // start again as he types on, long before three idle seconds could pass.
+    await bob.locator("#text").pressSequentially("again", { delay: 40, ...WAIT });
+    await typingLineIs(ada, "Bob is typing…");
+    await ada.evaluate(() => {
+      const line = document.getElementById("typing");
+      window.typingSeen = [];
+      new MutationObserver(() => window.typingSeen.push(line.textContent))
+        .observe(line, { childList: true, characterData: true, subtree: true });
+    });
+    await bob.fill("#text", "", WAIT);
+    await bob.locator("#text").pressSequentially("x", WAIT);
+    await ada.waitForFunction(() => {
+      const stopped = window.typingSeen.indexOf("");
+      return stopped >= 0 && window.typingSeen.indexOf("Bob is typing…", stopped + 1) > stopped;
+    }, null, WAIT);
+    await bob.fill("#text", "", WAIT);
+    await typingLineIs(ada, "");
   });
 
   it("renders markup from users as text", async () => {

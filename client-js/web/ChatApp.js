@@ -185,7 +185,9 @@ export class ChatApp {
       }
     });
     this.#listen(this.text, "input", () => {
-      if (this.active && this.text.value.trim()) this.client.typing(this.active);
+      if (!this.active) return;
+      if (this.text.value.trim()) this.client.typing(this.active);
+      else this.client.stopTyping(this.active);
     });
   }
 
