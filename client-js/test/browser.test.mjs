@@ -6,7 +6,9 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { startServer } from "./support/server.mjs";
+import { ChatClient } from "../src/index.js";
+import { signToken, startServer } from "./support/server.mjs";
+import { settles } from "./support/wait.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
@@ -32,6 +34,7 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
       env: {
         CHATIO_PRESENCE_GRACE: "0.5",
         CHATIO_RATE_GUEST: "0",
+        CHATIO_RATE_MESSAGES: "0",
         CHATIO_SHUTDOWN_TIMEOUT: "5",
         // Far beyond any wait below: a typing indicator clears only because
         // the typist's page sent typing: false, never because the node's TTL ran out.
@@ -198,6 +201,39 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     await bobContext.close();
     await membersAre(ada, ["Ada"]);
     assert.deepEqual(await memberNames(ada), ["Ada"]);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("says so when older messages cannot load while offline, and loads them once back", async () => {
+    const room = "long-room";
+    const seeder = new ChatClient({
+      url: server.url,
+      token: signToken(server.secret, { sub: "seeder", name: "Seeder" }),
+      transports: ["websocket"],
+    });
+    try {
+      await settles(seeder.join(room), "the seeder's join");
+      for (let i = 1; i <= 55; i += 1) await settles(seeder.send(room, `old ${i}`), `send ${i}`);
+    } finally {
+      seeder.close();
+    }
+    await ada.fill("#join-room", room);
+    await ada.press("#join-room", "Enter");
+    await message(ada, "old 55");
+    await ada.waitForSelector("#older", { state: "visible", ...WAIT });
+    assert.equal((await texts(ada))[0], "old 6");
+
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    await ada.click("#older", WAIT);
+    await ada.locator("#older-note", { hasText: "offline" }).waitFor(WAIT);
+
+    await server.start();
+    await connected(ada);
+    await ada.click("#older", WAIT);
+    await message(ada, "old 1");
+    assert.equal(await ada.isVisible("#older-note"), false);
+    assert.deepEqual(await texts(ada), Array.from({ length: 55 }, (_, i) => `old ${i + 1}`));
     assert.deepEqual(pageErrors, []);
   });
 });
