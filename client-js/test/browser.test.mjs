@@ -1,6 +1,7 @@
 // The web page in a real browser: Debian's chromium driven by playwright-core,
 // two browser contexts, two guests.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -234,6 +235,27 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     await message(ada, "old 1");
     assert.equal(await ada.isVisible("#older-note"), false);
     assert.deepEqual(await texts(ada), Array.from({ length: 55 }, (_, i) => `old ${i + 1}`));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("goes back to login when the node refuses the guest token", async () => {
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    await say(ada, "sent to a node that will not know me");
+    await ada.waitForSelector("#pending .msg.pending", WAIT);
+    // A node with another secret cannot verify the guest tokens issued before.
+    server.secret = randomBytes(24).toString("base64url");
+    server.env.CHATIO_SECRET = server.secret;
+    await server.start();
+    await ada.waitForSelector("#login", { state: "visible", ...WAIT });
+    assert.match(await ada.textContent("#login-error"), /session has ended/);
+    assert.equal(await ada.isVisible("#chat"), false);
+    assert.equal(await ada.evaluate(() => localStorage.getItem("chatio.guest")), null);
+
+    // A new login works against the new node.
+    await ada.fill("#login-name", "Ada", WAIT);
+    await ada.click("#login-form button", WAIT);
+    await connected(ada);
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -1,5 +1,5 @@
 import { ChatClient } from "../src/index.js";
-import { CLIENT_CLOSED, NOT_CONNECTED, ROOM_LEFT } from "../src/constants.js";
+import { CLIENT_CLOSED, NOT_CONNECTED, ROOM_LEFT, UNAUTHORIZED } from "../src/constants.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { byId } from "./dom.js";
 import { MessageView } from "./MessageView.js";
@@ -40,6 +40,8 @@ export class ChatApp {
     c.on("typing", ({ room }) => room === this.active && this.presence.typing(c.typingUsers(room)));
     c.on("error", (error) => {
       console.warn("chatio:", error.code ?? "", error.message);
+      // A refused token is not renewed: the guest has to log in again.
+      if (error.code === UNAUTHORIZED) this.session.forget();
       if (!this.session.user) this.onSessionEnded();
     });
     this.badge.show(c.status);
