@@ -69,6 +69,7 @@ export class ChatClient extends Emitter {
 
   #rooms = new Map();
   #generation = 0;
+  #presenceGeneration = 0;
   #status = STATUS_OFFLINE;
   #started = false;
   #everConnected = false;
@@ -87,7 +88,8 @@ export class ChatClient extends Emitter {
 
   /** Opens the connection (done by the constructor unless `autoConnect: false`). */
   connect() {
-    if (this.#closed) throw new ChatError(CLIENT_CLOSED, "the client is closed");
+    const ended = this.#ended();
+    if (ended) throw ended;
     this.#started = true;
     for (const socket of Object.values(this.sockets)) socket.connect();
     this.#updateStatus();
@@ -98,18 +100,7 @@ export class ChatClient extends Emitter {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    const error = new ChatError(CLIENT_CLOSED, "the client was closed", { retryable: false });
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
-    this.#typingSender.cancel();
-    this.#outbox.drop(undefined, error);
-    for (const state of this.#rooms.values()) {
-      clearTimeout(state.gapTimer);
-      if (!state.settled) state.rejectJoined(error);
-    }
-    this.manager.reconnection(false);
-    for (const socket of Object.values(this.sockets)) socket.disconnect();
-    this.#updateStatus();
+    this.#abandon(new ChatError(CLIENT_CLOSED, "the client was closed", { retryable: false }));
   }
 
   /** Joins `room`; resolves once joined, with its recent messages delivered. */
@@ -117,7 +108,8 @@ export class ChatClient extends Emitter {
     if (typeof room !== "string" || !ROOM_NAME_PATTERN.test(room)) {
       return Promise.reject(new ChatError(INVALID_PAYLOAD, `not a valid room name: ${room}`));
     }
-    if (this.#closed) return Promise.reject(new ChatError(CLIENT_CLOSED, "the client is closed"));
+    const ended = this.#ended();
+    if (ended) return Promise.reject(ended);
     let state = this.#rooms.get(room);
     if (!state) {
       state = new RoomState(room, (message) => this.#deliver(state, message));
@@ -150,7 +142,8 @@ export class ChatClient extends Emitter {
 
   /** Sends `text` to a joined room; resolves with the stored message. */
   send(room, text) {
-    if (this.#closed) return Promise.reject(new ChatError(CLIENT_CLOSED, "the client is closed"));
+    const ended = this.#ended();
+    if (ended) return Promise.reject(ended);
     if (!this.#rooms.has(room)) {
       return Promise.reject(new ChatError(NOT_IN_ROOM, `join ${room} first`));
     }
@@ -160,6 +153,8 @@ export class ChatClient extends Emitter {
 
   /** A page of a joined room's history: `{messages, more}`, oldest first. */
   async history(room, { before, after, limit = DEFAULT_PAGE_LIMIT } = {}) {
+    const ended = this.#ended();
+    if (ended) throw ended;
     const payload = { room, limit };
     if (before !== undefined) payload.before = before;
     if (after !== undefined) payload.after = after;
@@ -176,6 +171,11 @@ export class ChatClient extends Emitter {
   /** The user is typing in `room` (call on every keystroke; debounced). */
   typing(room) {
     if (this.#rooms.get(room)?.ready) this.#typingSender.typing(room);
+  }
+
+  /** The user stopped typing in `room`, say cleared the input: `typing: false` goes out now. */
+  stopTyping(room) {
+    this.#typingSender.stop(room);
   }
 
   /** The rooms joined or being joined. */
@@ -239,9 +239,7 @@ export class ChatClient extends Emitter {
       socket.on("connect_error", (error) => this.#onRefused(socket, error));
     }
     this.manager.on("reconnect_failed", () => {
-      this.#fatal = new ChatError(NOT_CONNECTED, "gave up reconnecting", { retryable: false });
-      this.emit("error", this.#fatal);
-      this.#updateStatus();
+      this.#giveUp(new ChatError(NOT_CONNECTED, "gave up reconnecting", { retryable: false }));
     });
 
     chat.on("connect", () => {
@@ -258,6 +256,7 @@ export class ChatClient extends Emitter {
     chat.on(EVENT_MESSAGE, (message) => this.#onLive(message));
 
     presence.on("connect", () => {
+      this.#presenceGeneration += 1;
       for (const state of this.#rooms.values()) this.#subscribePresence(state);
     });
     presence.on(EVENT_PRESENCE, (event) => this.#onPresence(event));
@@ -292,11 +291,47 @@ export class ChatClient extends Emitter {
       this.#later(delay, () => socket.connect());
       return;
     }
-    this.#fatal = new ChatError(code, error.message, { retryable: false });
-    this.emit("error", this.#fatal);
+    this.#giveUp(new ChatError(code, `the node refused the connection: ${code}`, { retryable: false }));
+  }
+
+  /**
+   * The client will not connect again (a refused token, or the Manager gave
+   * up): what waits is rejected with `error`, and so is whatever comes later.
+   */
+  #giveUp(error) {
+    if (this.#closed || this.#fatal) return;
+    this.#fatal = error;
+    // Rejected before listeners hear of it, so a listener that closes the
+    // client does not turn the reason into CLIENT_CLOSED.
+    this.#abandon(error);
+    this.emit("error", error);
+  }
+
+  /** Rejects pending sends and joins with `error` and disconnects for good. */
+  #abandon(error) {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#typingSender.cancel();
+    this.#outbox.drop(undefined, error);
+    for (const state of this.#rooms.values()) {
+      clearTimeout(state.gapTimer);
+      state.gapTimer = null;
+      state.ready = false;
+      if (!state.settled) state.rejectJoined(error);
+    }
     this.manager.reconnection(false);
-    for (const s of Object.values(this.sockets)) s.disconnect();
+    for (const socket of Object.values(this.sockets)) socket.disconnect();
     this.#updateStatus();
+  }
+
+  /** Why calls fail at once: the client was closed or gave up; else null. */
+  #ended() {
+    if (this.#closed) return new ChatError(CLIENT_CLOSED, "the client is closed", { retryable: false });
+    if (this.#fatal) {
+      const { code, message, retryable } = this.#fatal;
+      return new ChatError(code, message, { retryable });
+    }
+    return null;
   }
 
   #updateStatus() {
@@ -424,22 +459,46 @@ export class ChatClient extends Emitter {
     this.#armGapFill(state);
   }
 
+  /**
+   * Subscribes `/presence` to a room and rebuilds its member set from the ack.
+   * A failure releases the events held for the ack, so the set stays live;
+   * a retryable one (or a lost ack) is retried while the connection lasts,
+   * any other waits for the next connect.
+   */
   async #subscribePresence(state) {
     const socket = this.sockets.presence;
-    state.members.beginSync();
-    let ack;
-    try {
-      ack = await this.#request(socket, EVENT_SUBSCRIBE, { room: state.name });
-    } catch {
-      return; // resubscribed on the next connect
+    const generation = this.#presenceGeneration;
+    const current = () => !this.#closed && !this.#fatal && socket.connected
+      && this.#rooms.get(state.name) === state && this.#presenceGeneration === generation;
+    for (let attempt = 0; current(); attempt += 1) {
+      state.members.beginSync();
+      let ack;
+      let retryAfterMs;
+      try {
+        ack = await this.#request(socket, EVENT_SUBSCRIBE, { room: state.name });
+      } catch {
+        ack = null;
+      }
+      if (this.#rooms.get(state.name) !== state) return;
+      if (ack?.ok) {
+        state.members.finishSync(ack.members);
+        this.emit("members", { room: state.name, members: state.members.list() });
+        return;
+      }
+      if (state.members.abandonSync()) {
+        this.emit("members", { room: state.name, members: state.members.list() });
+      }
+      if (ack) {
+        const error = ChatError.fromAck(ack);
+        if (!error.retryable) {
+          this.emit("error", error);
+          return;
+        }
+        retryAfterMs = error.retryAfterMs;
+      }
+      if (!current()) return; // the next connect subscribes again
+      await this.#sleep(retryAfterMs ?? backoff(attempt));
     }
-    if (this.#rooms.get(state.name) !== state) return;
-    if (!ack.ok) {
-      this.emit("error", ChatError.fromAck(ack));
-      return;
-    }
-    state.members.finishSync(ack.members);
-    this.emit("members", { room: state.name, members: state.members.list() });
   }
 
   #onPresence(event) {

@@ -5,7 +5,8 @@ import { PRESENCE_JOINED, PRESENCE_LEFT } from "./constants.js";
  *
  * While a subscribe is in flight (`beginSync`), presence events are collected;
  * `finishSync(members)` sets the list from the ack and then applies them, so
- * an event that raced the ack is neither lost nor undone.
+ * an event that raced the ack is neither lost nor undone. `abandonSync()`
+ * ends a sync whose subscribe failed.
  */
 export class MemberSet {
   #members = new Map();
@@ -33,6 +34,19 @@ export class MemberSet {
     const pending = this.#pending ?? [];
     this.#pending = null;
     for (const event of pending) this.#apply(event);
+  }
+
+  /**
+   * The subscribe failed: applies the collected events to the set as it is
+   * and stops collecting, so later events apply at once. Returns true when
+   * the set may have changed.
+   */
+  abandonSync() {
+    const pending = this.#pending ?? [];
+    this.#pending = null;
+    let changed = false;
+    for (const event of pending) changed = this.#apply(event) || changed;
+    return changed;
   }
 
   /** Applies a `presence` event; returns true when the set may have changed. */

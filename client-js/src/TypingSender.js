@@ -35,6 +35,15 @@ export class TypingSender {
     }, this.#idleMs);
   }
 
+  /** The user stopped typing in `room` (cleared the input): sends `false` now, if `true` was sent. */
+  stop(room) {
+    const state = this.#rooms.get(room);
+    if (!state) return;
+    clearTimeout(state.timer);
+    this.#rooms.delete(room);
+    this.#emit(room, false);
+  }
+
   /** The user sent a message to `room`: stop without sending `false`. */
   sent(room) {
     this.cancel(room);

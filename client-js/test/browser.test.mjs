@@ -1,12 +1,15 @@
 // The web page in a real browser: Debian's chromium driven by playwright-core,
 // two browser contexts, two guests.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { startServer } from "./support/server.mjs";
+import { ChatClient } from "../src/index.js";
+import { signToken, startServer } from "./support/server.mjs";
+import { settles } from "./support/wait.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
@@ -29,7 +32,15 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     const { chromium } = await import("playwright-core");
     server = await startServer({
       name: "web-page",
-      env: { CHATIO_PRESENCE_GRACE: "0.5", CHATIO_RATE_GUEST: "0", CHATIO_SHUTDOWN_TIMEOUT: "5" },
+      env: {
+        CHATIO_PRESENCE_GRACE: "0.5",
+        CHATIO_RATE_GUEST: "0",
+        CHATIO_RATE_MESSAGES: "0",
+        CHATIO_SHUTDOWN_TIMEOUT: "5",
+        // Far beyond any wait below: a typing indicator clears only because
+        // the typist's page sent typing: false, never because the node's TTL ran out.
+        CHATIO_TYPING_TTL: "60",
+      },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true, timeout: 30_000 });
     const adaContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
@@ -78,6 +89,10 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     return page.$$eval("#member-list .name", (nodes) => nodes.map((n) => n.textContent).sort());
   }
 
+  function typingLineIs(page, text) {
+    return page.waitForFunction((expected) => document.getElementById("typing").textContent === expected, text, WAIT);
+  }
+
   async function membersAre(page, names) {
     await page.waitForFunction(
       (expected) => JSON.stringify([...document.querySelectorAll("#member-list .name")]
@@ -101,11 +116,29 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
 
   it("shows the typing indicator and clears it", async () => {
     await bob.locator("#text").pressSequentially("I am typ", { delay: 40, ...WAIT });
-    await ada.waitForFunction(() => document.getElementById("typing").textContent === "Bob is typing…", null, WAIT);
+    await typingLineIs(ada, "Bob is typing…");
     assert.equal(await bob.textContent("#typing"), "");
-    // Three idle seconds later the page sends typing: false.
-    await ada.waitForFunction(() => document.getElementById("typing").textContent === "", null, WAIT);
-    await bob.fill("#text", "");
+    // Three idle seconds later the page sends typing: false (the node's TTL is 60 s).
+    await typingLineIs(ada, "");
+
+    // Clearing the box sends typing: false at once, so Ada sees Bob stop and
+    // start again as he types on, long before three idle seconds could pass.
+    await bob.locator("#text").pressSequentially("again", { delay: 40, ...WAIT });
+    await typingLineIs(ada, "Bob is typing…");
+    await ada.evaluate(() => {
+      const line = document.getElementById("typing");
+      window.typingSeen = [];
+      new MutationObserver(() => window.typingSeen.push(line.textContent))
+        .observe(line, { childList: true, characterData: true, subtree: true });
+    });
+    await bob.fill("#text", "", WAIT);
+    await bob.locator("#text").pressSequentially("x", WAIT);
+    await ada.waitForFunction(() => {
+      const stopped = window.typingSeen.indexOf("");
+      return stopped >= 0 && window.typingSeen.indexOf("Bob is typing…", stopped + 1) > stopped;
+    }, null, WAIT);
+    await bob.fill("#text", "", WAIT);
+    await typingLineIs(ada, "");
   });
 
   it("renders markup from users as text", async () => {
@@ -169,6 +202,60 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     await bobContext.close();
     await membersAre(ada, ["Ada"]);
     assert.deepEqual(await memberNames(ada), ["Ada"]);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("says so when older messages cannot load while offline, and loads them once back", async () => {
+    const room = "long-room";
+    const seeder = new ChatClient({
+      url: server.url,
+      token: signToken(server.secret, { sub: "seeder", name: "Seeder" }),
+      transports: ["websocket"],
+    });
+    try {
+      await settles(seeder.join(room), "the seeder's join");
+      for (let i = 1; i <= 55; i += 1) await settles(seeder.send(room, `old ${i}`), `send ${i}`);
+    } finally {
+      seeder.close();
+    }
+    await ada.fill("#join-room", room);
+    await ada.press("#join-room", "Enter");
+    await message(ada, "old 55");
+    await ada.waitForSelector("#older", { state: "visible", ...WAIT });
+    assert.equal((await texts(ada))[0], "old 6");
+
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    await ada.click("#older", WAIT);
+    await ada.locator("#older-note", { hasText: "offline" }).waitFor(WAIT);
+
+    await server.start();
+    await connected(ada);
+    await ada.click("#older", WAIT);
+    await message(ada, "old 1");
+    assert.equal(await ada.isVisible("#older-note"), false);
+    assert.deepEqual(await texts(ada), Array.from({ length: 55 }, (_, i) => `old ${i + 1}`));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("goes back to login when the node refuses the guest token", async () => {
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    await say(ada, "sent to a node that will not know me");
+    await ada.waitForSelector("#pending .msg.pending", WAIT);
+    // A node with another secret cannot verify the guest tokens issued before.
+    server.secret = randomBytes(24).toString("base64url");
+    server.env.CHATIO_SECRET = server.secret;
+    await server.start();
+    await ada.waitForSelector("#login", { state: "visible", ...WAIT });
+    assert.match(await ada.textContent("#login-error"), /session has ended/);
+    assert.equal(await ada.isVisible("#chat"), false);
+    assert.equal(await ada.evaluate(() => localStorage.getItem("chatio.guest")), null);
+
+    // A new login works against the new node.
+    await ada.fill("#login-name", "Ada", WAIT);
+    await ada.click("#login-form button", WAIT);
+    await connected(ada);
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -120,6 +120,58 @@ describe("ChatClient", () => {
     assert.deepEqual(bob.rooms(), []);
   });
 
+  /**
+   * Makes the first presence `subscribe` of `client` report `failure`: the
+   * request still reaches the node, only the ack the client sees is replaced.
+   */
+  function failFirstSubscribe(client, failure) {
+    const socket = client.sockets.presence;
+    const emitWithAck = socket.emitWithAck.bind(socket);
+    const calls = [];
+    socket.emitWithAck = async (event, payload) => {
+      const ack = await emitWithAck(event, payload);
+      if (event !== "subscribe") return ack;
+      calls.push(payload.room);
+      return calls.length === 1 ? { ok: false, error: failure } : ack;
+    };
+    return calls;
+  }
+
+  it("keeps the member list live after a subscribe that fails for good", async () => {
+    const room = roomName("presence-refused");
+    const ann = await user("ann");
+    const calls = failFirstSubscribe(ann, { code: "FORBIDDEN", message: "not now", retryable: false });
+    const refused = waitFor(ann, "error", (e) => e.code === "FORBIDDEN");
+    await ann.join(room);
+    await refused;
+    const bob = await user("bob");
+    await bob.join(room);
+    await until(ann, "members", () => ann.members(room).some((m) => m.id === "bob"));
+    const left = waitFor(ann, "members", ({ members }) => !members.some((m) => m.id === "bob"));
+    await bob.leave(room);
+    await left;
+    assert.deepEqual(calls, [room]);
+  });
+
+  it("subscribes again after a retryable subscribe failure", async () => {
+    const room = roomName("presence-retry");
+    const ann = await user("ann");
+    const calls = failFirstSubscribe(ann, {
+      code: "UNAVAILABLE", message: "busy", retryable: true, details: { retry_after_ms: 50 },
+    });
+    const errors = [];
+    ann.on("error", (e) => errors.push(e.code));
+    await ann.join(room);
+    // The set the second ack brings.
+    await until(ann, "members", () => calls.length === 2);
+    assert.deepEqual(ann.members(room), [{ id: "ann", name: "ANN" }]);
+    assert.deepEqual(calls, [room, room]);
+    const bob = await user("bob");
+    await bob.join(room);
+    await until(ann, "members", () => ann.members(room).length === 2);
+    assert.deepEqual(errors, []);
+  });
+
   it("debounces typing: true at most once a second, false after the idle time, none on send", async () => {
     const room = roomName("typing");
     const ann = await user("ann", { typingIntervalMs: 1_000, typingIdleMs: 600 });

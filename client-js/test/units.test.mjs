@@ -72,6 +72,19 @@ describe("MemberSet", () => {
     set.finishSync([bob]);
     assert.deepEqual(set.list(), [ann]);
   });
+
+  it("applies the held events and goes live when a subscribe fails", () => {
+    const set = new MemberSet();
+    set.finishSync([bob]);
+    set.beginSync();
+    set.apply({ user: ann, status: "joined" });
+    assert.deepEqual(set.list(), [bob]);
+    assert.equal(set.abandonSync(), true);
+    assert.deepEqual(set.list(), [ann, bob]);
+    assert.equal(set.apply({ user: bob, status: "left" }), true);
+    assert.deepEqual(set.list(), [ann]);
+    assert.equal(set.abandonSync(), false);
+  });
 });
 
 describe("TokenSource", () => {
@@ -118,6 +131,23 @@ describe("TypingSender", () => {
     assert.equal(sent.length, 3);
     t.mock.timers.tick(1);
     assert.deepEqual(sent.at(-1), "r:false");
+  });
+
+  it("sends false at once when typing stops, and only after a true", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+    const sent = [];
+    const sender = new TypingSender((room, typing) => sent.push(`${room}:${typing}`), { intervalMs: 1_000, idleMs: 3_000 });
+    sender.stop("r");
+    assert.deepEqual(sent, []);
+    sender.typing("r");
+    t.mock.timers.tick(100);
+    sender.stop("r");
+    assert.deepEqual(sent, ["r:true", "r:false"]);
+    sender.typing("r"); // typing again right away starts over
+    assert.deepEqual(sent, ["r:true", "r:false", "r:true"]);
+    sender.stop("r");
+    t.mock.timers.tick(10_000);
+    assert.deepEqual(sent, ["r:true", "r:false", "r:true", "r:false"]);
   });
 
   it("sends nothing when a message ends typing", (t) => {

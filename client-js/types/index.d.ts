@@ -104,6 +104,7 @@ export declare class ChatClient extends Emitter<ChatClientEvents> {
   send(room: string, text: string): Promise<Message>;
   history(room: string, options?: { before?: number; after?: number; limit?: number }): Promise<HistoryPage>;
   typing(room: string): void;
+  stopTyping(room: string): void;
   rooms(): string[];
   members(room: string): User[];
   typingUsers(room: string): User[];
@@ -135,6 +136,7 @@ export declare class MemberSet {
   has(userId: string): boolean;
   beginSync(): void;
   finishSync(members: User[]): void;
+  abandonSync(): boolean;
   apply(event: { user: User; status: "joined" | "left" }): boolean;
 }
 

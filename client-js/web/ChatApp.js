@@ -1,5 +1,5 @@
 import { ChatClient } from "../src/index.js";
-import { CLIENT_CLOSED, ROOM_LEFT } from "../src/constants.js";
+import { CLIENT_CLOSED, NOT_CONNECTED, ROOM_LEFT, UNAUTHORIZED } from "../src/constants.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { byId } from "./dom.js";
 import { MessageView } from "./MessageView.js";
@@ -40,6 +40,8 @@ export class ChatApp {
     c.on("typing", ({ room }) => room === this.active && this.presence.typing(c.typingUsers(room)));
     c.on("error", (error) => {
       console.warn("chatio:", error.code ?? "", error.message);
+      // A refused token is not renewed: the guest has to log in again.
+      if (error.code === UNAUTHORIZED) this.session.forget();
       if (!this.session.user) this.onSessionEnded();
     });
     this.badge.show(c.status);
@@ -63,7 +65,7 @@ export class ChatApp {
   /** Joins (or creates) a room. */
   open(name, { select = true } = {}) {
     if (!this.rooms.has(name)) {
-      this.rooms.set(name, { messages: [], pending: new Map(), unread: 0, noOlder: false });
+      this.rooms.set(name, { messages: [], pending: new Map(), unread: 0, noOlder: false, loadingOlder: false });
       this.client.join(name).catch((error) => {
         if (error.code === CLIENT_CLOSED || error.code === ROOM_LEFT) return;
         this.#drop(name);
@@ -115,11 +117,27 @@ export class ChatApp {
     const name = this.active;
     const room = this.rooms.get(name);
     const first = room?.messages[0];
-    if (!first) return;
-    const page = await this.client.history(name, { before: first.seq, limit: OLDER_PAGE });
+    if (!first || room.loadingOlder) return;
+    room.loadingOlder = true;
+    let page;
+    try {
+      page = await this.client.history(name, { before: first.seq, limit: OLDER_PAGE });
+    } catch (error) {
+      if (this.active === name) {
+        this.messages.olderNotice(error.code === NOT_CONNECTED
+          ? "You are offline: older messages can load once the connection is back."
+          : `Could not load older messages: ${error.message}`);
+      }
+      return;
+    } finally {
+      room.loadingOlder = false;
+    }
     room.messages.unshift(...page.messages);
     if (!page.more) room.noOlder = true;
-    if (this.active === name) this.messages.prepend(page.messages, room);
+    if (this.active === name) {
+      this.messages.olderNotice("");
+      this.messages.prepend(page.messages, room);
+    }
   }
 
   #onMessage(message) {
@@ -127,7 +145,7 @@ export class ChatApp {
     if (!room) return;
     room.messages.push(message);
     if (message.room === this.active) {
-      this.messages.append(message);
+      this.messages.append(message, room);
     } else {
       room.unread += 1;
       this.roomList.render(this.rooms, this.active);
@@ -185,7 +203,9 @@ export class ChatApp {
       }
     });
     this.#listen(this.text, "input", () => {
-      if (this.active && this.text.value.trim()) this.client.typing(this.active);
+      if (!this.active) return;
+      if (this.text.value.trim()) this.client.typing(this.active);
+      else this.client.stopTyping(this.active);
     });
   }
 

@@ -1,19 +1,13 @@
-/**
- * A guest identity kept in localStorage: logs in through POST /api/guest
- * with a name, and renews the token for the same id with {name, token}.
- */
+import { GuestError } from "./GuestError.js";
+
 const KEY = "chatio.guest";
 // Renew a token this long before it expires.
 const RENEW_MARGIN_MS = 5 * 60_000;
 
-export class GuestError extends Error {
-  constructor(status, body) {
-    super(body?.error?.message || `guest login failed (HTTP ${status})`);
-    this.status = status;
-    this.code = body?.error?.code;
-  }
-}
-
+/**
+ * A guest identity kept in localStorage: logs in through POST /api/guest
+ * with a name, and renews the token for the same id with {name, token}.
+ */
 export class GuestSession {
   constructor(storage = globalThis.localStorage) {
     this.storage = storage;

@@ -8,6 +8,7 @@ export class MessageView {
     this.list = byId("messages");
     this.pendingList = byId("pending");
     this.older = byId("older");
+    this.olderNote = byId("older-note");
     this.scroller = byId("scroller");
     this.me = null;
     this.older.addEventListener("click", () => onOlder());
@@ -15,15 +16,19 @@ export class MessageView {
 
   /** Shows a whole room: `{messages, pending}`. */
   show(room) {
+    this.olderNotice("");
     this.list.replaceChildren(...room.messages.map((m) => this.#item(m)));
     this.renderPending(room);
-    this.older.hidden = !(room.messages[0]?.seq > 1) || room.noOlder;
+    this.#showOlder(room);
     this.#toBottom();
   }
 
-  append(message) {
+  /** Adds a message of `room`, the room in view. */
+  append(message, room) {
     const stick = this.#nearBottom();
     this.list.append(this.#item(message));
+    // The first messages of a room just joined can start above seq 1.
+    this.#showOlder(room);
     if (stick) this.#toBottom();
   }
 
@@ -31,7 +36,13 @@ export class MessageView {
     const height = this.scroller.scrollHeight;
     this.list.prepend(...messages.map((m) => this.#item(m)));
     this.scroller.scrollTop += this.scroller.scrollHeight - height;
-    this.older.hidden = !(room.messages[0]?.seq > 1) || room.noOlder;
+    this.#showOlder(room);
+  }
+
+  /** A short line under "load older" (an empty `text` hides it). */
+  olderNotice(text) {
+    this.olderNote.textContent = text;
+    this.olderNote.hidden = !text;
   }
 
   renderPending(room) {
@@ -51,9 +62,14 @@ export class MessageView {
   }
 
   clear() {
+    this.olderNotice("");
     this.list.replaceChildren();
     this.pendingList.replaceChildren();
     this.older.hidden = true;
+  }
+
+  #showOlder(room) {
+    this.older.hidden = !(room.messages[0]?.seq > 1) || room.noOlder;
   }
 
   #item(message) {

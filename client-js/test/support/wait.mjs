@@ -57,3 +57,12 @@ export class Inbox {
 export function range(from, to) {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
+
+/** Resolves or rejects as `promise` does, but fails after `timeoutMs` if it has not settled. */
+export function settles(promise, what = "the promise", { timeoutMs = WAIT_MS } = {}) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
