@@ -51,6 +51,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ..errors import Unavailable
+from ..lua import NOW_AND_PAIRS
 from ..redis_client import REDIS_FAILURES
 from .base import Departure, Member
 from .memory import Connection
@@ -63,13 +64,8 @@ DEFAULT_BATCH = 1000
 
 # Shared by every script. ARGV[1] is the key prefix, ARGV[2] the time in
 # seconds (empty for the Redis server's TIME), ARGV[3] the presence TTL.
-_PRELUDE = """
+_PRELUDE = NOW_AND_PAIRS + """
 local P = ARGV[1] .. ':presence'
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
 local TTL = tonumber(ARGV[3])
 local NODES = P .. ':nodes'
 local ALIVE = P .. ':alive'
@@ -82,12 +78,6 @@ local function conns_key(room, user)
   return P .. ':room:{' .. room .. '}:conns:' .. user
 end
 local function node_key(node) return P .. ':node:' .. node end
-local function pair(room, user) return #room .. ':' .. room .. user end
-local function unpair(s)
-  local n, rest = string.match(s, '^(%d+):(.*)$')
-  n = tonumber(n)
-  return string.sub(rest, 1, n), string.sub(rest, n + 1)
-end
 local function entry(room, user, conn)
   return #room .. ':' .. room .. #user .. ':' .. user .. conn
 end

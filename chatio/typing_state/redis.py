@@ -24,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ..errors import Unavailable
+from ..lua import NOW_AND_PAIRS
 from ..redis_client import REDIS_FAILURES
 from .base import Typist
 
@@ -32,20 +33,9 @@ DEFAULT_BATCH = 1000
 
 # ARGV[1] is the key prefix; ARGV[2] the time in seconds, or empty for the
 # Redis server's TIME.
-_PRELUDE = """
+_PRELUDE = NOW_AND_PAIRS + """
 local T = ARGV[1] .. ':typing'
 local UNTIL, NAMES = T .. ':until', T .. ':names'
-local now = tonumber(ARGV[2])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function pair(room, user) return #room .. ':' .. room .. user end
-local function unpair(s)
-  local n, rest = string.match(s, '^(%d+):(.*)$')
-  n = tonumber(n)
-  return string.sub(rest, 1, n), string.sub(rest, n + 1)
-end
 """
 
 # ARGV: prefix, now, room, user, name, ttl

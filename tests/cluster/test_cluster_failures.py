@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE
 from support.multi import presence_event
+from support.readiness import wait_ready
 
 CHAT, PRESENCE = CHAT_NAMESPACE, PRESENCE_NAMESPACE
 PRESENCE_TTL = 2.0
@@ -18,18 +18,6 @@ GRACE = 1.0
 # the heartbeat expires after the TTL, then the grace period runs out.
 DEPARTURE_DEADLINE = PRESENCE_TTL + GRACE + 5.0
 RECOVERY_LIMIT = 10.0
-
-
-async def wait_ready(url: str, timeout: float) -> None:
-    """Poll the node's /readyz until it answers 200."""
-    async def poll() -> None:
-        async with aiohttp.ClientSession() as http:
-            while True:
-                async with http.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-                await asyncio.sleep(0.1)  # polling interval
-    await asyncio.wait_for(poll(), timeout)
 
 
 @pytest.fixture
@@ -141,7 +129,7 @@ async def test_redis_restart_loses_and_duplicates_no_acked_message(
     # sends are stored again, every node is ready, and delivery crosses
     # nodes again.
     await asyncio.wait_for(recovered.wait(), RECOVERY_LIMIT)
-    await asyncio.gather(*(wait_ready(url, RECOVERY_LIMIT)
+    await asyncio.gather(*(wait_ready(url, True, RECOVERY_LIMIT)
                            for url in cluster.urls))
     await asyncio.wait_for(sender, 30)
     ack = await puppet.call("sender", CHAT, "message",

@@ -6,34 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 
 from chatio.constants import (CHAT_NAMESPACE, TYPING_NAMESPACE, UNAVAILABLE)
 from support import assert_error, assert_ok
 from support.metrics import scrape
 from support.multi import client_pool, typing_event
+from support.readiness import readiness, wait_ready
 
 CHAT, TYPING = CHAT_NAMESPACE, TYPING_NAMESPACE
 RECOVERY_LIMIT = 10.0
-
-
-async def readiness(url: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(url + "/readyz") as response:
-            return response.status, await response.json()
-
-
-async def wait_ready(url: str, ready: bool, timeout: float) -> dict:
-    """Poll /readyz until it says ``ready``; its last body."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status, body = await readiness(url)
-        if (status == 200) == ready:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"/readyz still {status} {body} "
-                                 f"after {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 async def test_messages_reach_sockets_on_every_node(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -22,20 +22,6 @@ ANN, ANN_PHONE = Member("ann", "Ann"), Member("ann", "Ann (phone)")
 BOB = Member("bob", "Bob")
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def redis_clients() -> AsyncIterator[list[aioredis.Redis]]:
-    """Clients a test makes; closed when it ends."""
-    made: list[aioredis.Redis] = []
-    yield made
-    for client in made:
-        await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])

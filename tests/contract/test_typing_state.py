@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,20 +18,6 @@ from chatio.typing_state.redis import RedisTypingState
 
 ANN = Typist("r", "ann", "Ann")
 WAIT = 10.0
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def redis_clients() -> AsyncIterator[list[aioredis.Redis]]:
-    """Clients a test makes; closed when it ends."""
-    made: list[aioredis.Redis] = []
-    yield made
-    for client in made:
-        await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])
