@@ -11,10 +11,17 @@ from .settings import Network
 
 def client_address(request: web.BaseRequest, trusted: Sequence[Network]) -> str:
     """The nearest address in the forwarding chain that is not a trusted proxy."""
-    peer = request.remote or ""
+    return forwarded_address(request.remote or "",
+                             ",".join(request.headers.getall("X-Forwarded-For", [])),
+                             trusted)
+
+
+def forwarded_address(peer: str, forwarded: str,
+                      trusted: Sequence[Network]) -> str:
+    """``client_address`` from the peer's address and the X-Forwarded-For
+    header (all its values joined by commas)."""
     if not trusted or not _is_trusted(peer, trusted):
         return peer
-    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):

@@ -5,7 +5,7 @@ from aiohttp import web
 
 from .backends import Backends
 from .ratelimit import RateLimiter
-from .server import ChatioServer
+from .transport import ChatioServer
 from .settings import Settings
 from .tokens import TokenIssuer
 

@@ -74,6 +74,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     max_message_chars: int = 2000
     max_payload: int = 65536
+    max_buffered: int = 4 * 1024 * 1024
     history_retention: int = 10000
     history_backend: str = "sqlite"
     rate_messages: Rate = Rate(10, 20)
@@ -126,6 +127,8 @@ class Settings:
                                          defaults.max_message_chars),
             max_payload=reader.get("CHATIO_MAX_PAYLOAD", _positive_int,
                                    defaults.max_payload),
+            max_buffered=reader.get("CHATIO_MAX_BUFFERED", _positive_int,
+                                    defaults.max_buffered),
             history_retention=reader.get("CHATIO_HISTORY_RETENTION",
                                          _positive_int,
                                          defaults.history_retention),

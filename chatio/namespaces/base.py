@@ -14,7 +14,7 @@ import socketio
 from marshmallow import Schema, ValidationError
 
 from .. import constants as c
-from ..addresses import client_address
+from ..addresses import forwarded_address
 from ..connect_auth import authenticate
 from ..errors import ChatioError, Internal, InvalidPayload, UnknownEvent, failure
 from ..services.session import SocketSession
@@ -66,7 +66,9 @@ class EventNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any],
                          auth: Any = None) -> None:
-        address = client_address(environ["aiohttp.request"], self._trusted)
+        address = forwarded_address(environ.get("REMOTE_ADDR", ""),
+                                    environ.get("HTTP_X_FORWARDED_FOR", ""),
+                                    self._trusted)
         try:
             identity = authenticate(self._issuer, environ, auth)
         except TokenError as exc:
