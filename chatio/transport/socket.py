@@ -178,7 +178,7 @@ class ChatioSocket(AsyncSocket):
             else:
                 raise self.fail(PROTOCOL_ERROR,
                                 f"engine.io packet type {kind!r} in a POST")
-            if self.closed or self.closing:
+            if self.close_code is not None or self.closed or self.closing:
                 raise TransportError(self.close_code or PROTOCOL_ERROR,
                                      "the session was closed")
 
