@@ -13,6 +13,7 @@ from . import constants as c
 from .addresses import client_address
 from .appkeys import BACKENDS, GUEST_LIMITER, ISSUER, SETTINGS
 from .errors import Unavailable
+from .origins import origin_allowed, request_origins
 from .schemas import StrictNumber, StrictString
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PATTERNS, TokenError
 
@@ -96,6 +97,19 @@ async def guest_login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if not settings.guest_login:
         raise web.HTTPNotFound()
+    # A browser on another site must not spend this visitor's guest budget
+    # (login CSRF): its origin is refused, and a JSON content type, which a
+    # cross-site form or simple request cannot send, is required.
+    origins = request.headers.getall("Origin", [])
+    if origins:
+        allowed = request_origins(request, settings.cors_origins,
+                                  settings.trusted_proxies)
+        if not all(origin_allowed(origin, allowed) for origin in origins):
+            return _error(403, c.FORBIDDEN, "requests from this origin are "
+                          "not allowed")
+    if request.content_type != "application/json":
+        return _error(415, c.INVALID_PAYLOAD,
+                      "the body must be sent as application/json")
     address = client_address(request, settings.trusted_proxies)
     retry_after = await request.app[GUEST_LIMITER].acquire(address)
     if retry_after > 0:
