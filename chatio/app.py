@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import api
-from .appkeys import (BACKENDS, GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO,
-                      SWEEP_JOBS, Lifecycle)
+from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .fanout import SocketIOFanout
+from .log_limits import LogLimiter
 from .logs import configure_logging
 from .managers import RedisManager
 from .metrics import Metrics
@@ -99,6 +100,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[BACKENDS] = backends
     app[ISSUER] = issuer
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
+    app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)

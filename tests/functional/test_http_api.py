@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from typing import Any
 
@@ -393,6 +394,21 @@ async def test_guest_login_believes_forwarded_origins_from_trusted_proxies(
     assert (await guest(behind, **forwarded))[0] == 200
     assert (await guest(behind, Origin="http://evil.example",
                         **{"X-Forwarded-Host": "chat.example"}))[0] == 403
+
+
+async def test_a_flood_of_cross_site_guest_logins_logs_one_line_per_kind(
+        start_server, caplog):
+    server = await start_server(guest_login=True)
+    caplog.set_level(logging.INFO, logger="chatio.api")
+    for _ in range(20):
+        assert (await guest(server, Origin="http://evil.example"))[0] == 403
+        assert (await guest(server, content_type="text/plain"))[0] == 415
+    lines = [r for r in caplog.records if r.name == "chatio.api"]
+    assert [r.fields["key"] for r in lines] == ["guest-origin",
+                                                "guest-content-type"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None
+               for r in lines)
+    assert lines[0].fields["origin"] == "http://evil.example"
 
 
 async def test_token_the_issuer_refuses_is_a_400_not_a_500(start_server) -> None:
