@@ -1,8 +1,9 @@
 """Logging hostile input without letting a flood of it fill the log.
 
 A ``LogLimiter`` logs the first occurrence of a key at WARNING, without a
-traceback, then at most one line per key every ``interval`` seconds, which
-says how many occurrences it left out since the previous line::
+traceback, then at most one line per key every ``interval`` seconds, whose
+field ``suppressed`` counts the occurrences left out since the previous
+line::
 
     BAD_PACKETS = LogLimiter(logging.getLogger("chatio.server"))
     ...
@@ -59,8 +60,6 @@ class LogLimiter:
             line["error"] = _describe(error)
         if suppressed:
             line["suppressed"] = suppressed
-            message = (f"{message} ({suppressed} more since the last such "
-                       "line)")
         self._logger.log(self._level, message, extra={"fields": line})
         return True
 
