@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import api
-from .appkeys import (BACKENDS, GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO,
-                      SWEEP_JOBS, Lifecycle)
+from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
+from .log_limits import LogLimiter
 from .logs import configure_logging
+from .origins import request_origins
 from .metrics import Metrics
 from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
@@ -63,6 +65,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         metrics=metrics,
         max_buffered=settings.max_buffered,
         ws_compression=settings.ws_compression,
+        allowed_origins=lambda request: request_origins(
+            request, settings.cors_origins, settings.trusted_proxies),
         client_manager=backends.manager,
         cors_allowed_origins=settings.cors_allowed,
         max_http_buffer_size=settings.max_payload,
@@ -97,6 +101,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[BACKENDS] = backends
     app[ISSUER] = issuer
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
+    app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)

@@ -63,6 +63,7 @@ class Settings:
 
     host: str = "0.0.0.0"
     port: int = 8000
+    backlog: int = 2048
     secret: str | None = None
     api_key: str | None = None
     data_dir: Path = Path("./data")
@@ -112,6 +113,7 @@ class Settings:
         settings = cls(
             host=reader.get("HOST", str, defaults.host),
             port=reader.get("PORT", _port, defaults.port),
+            backlog=reader.get("CHATIO_BACKLOG", _backlog, defaults.backlog),
             secret=reader.get("CHATIO_SECRET", _secret, None),
             api_key=reader.get("CHATIO_API_KEY", _nonempty, None),
             data_dir=reader.get("CHATIO_DATA_DIR", Path, defaults.data_dir),
@@ -202,6 +204,13 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise ValueError("expected a port number from 1 to 65535")
     return port
+
+
+def _backlog(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a whole number from 1 to 65535")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -29,6 +29,7 @@ from .websocket import HandshakeError
 log = logging.getLogger(__name__)
 
 Receiver = Callable[[str, str], "asyncio.Future[Any] | None"]
+Origins = Callable[[web.BaseRequest], "list[str] | None"]
 Report = Callable[[str, str, str], None]
 
 # Headers a session's environ keeps (as WSGI keys) for its lifetime.
@@ -45,20 +46,30 @@ class ChatioEngine(engineio.AsyncServer):
 
     ``max_buffered``: bytes a session may have waiting to be sent before it
     is dropped as a slow consumer. ``ws_compression``: negotiate
-    permessage-deflate (on python-engineio's slower WebSocket). ``on_violation`` and ``on_drop`` hear
+    permessage-deflate (on python-engineio's slower WebSocket).
+    ``allowed_origins(request)``: the origins a request may come from (None:
+    any), replacing python-engineio's rule, which believes forwarded
+    headers from any peer. ``on_violation`` and ``on_drop`` hear
     ``(sid, code, reason)`` of sessions closed for breaking the protocol and
     for not reading.
     """
 
     def __init__(self, *, max_buffered: int, ws_compression: bool = False,
+                 allowed_origins: Origins | None = None,
                  **kwargs: Any) -> None:
         super().__init__(async_mode="aiohttp", **kwargs)
         self.max_buffered = max_buffered
         self.ws_compression = ws_compression
+        self._allowed_origins = allowed_origins
         self.receive: Receiver = self._receive_via_event
         self.on_violation: Report = _ignore
         self.on_drop: Report = _ignore
         self._running: set[asyncio.Task[Any]] = set()
+
+    def _cors_allowed_origins(self, environ: dict[str, Any]) -> Any:
+        if self._allowed_origins is None:
+            return super()._cors_allowed_origins(environ)
+        return self._allowed_origins(environ["aiohttp.request"])
 
     # -- hooks for sockets -----------------------------------------------------
 
@@ -221,8 +232,7 @@ def _environ(request: web.Request) -> dict[str, Any]:
         "QUERY_STRING": request.query_string or "",
         "PATH_INFO": request.path,
         "REMOTE_ADDR": request.remote or "",
-        "wsgi.url_scheme": request.headers.get("X-Forwarded-Proto",
-                                               request.scheme),
+        "wsgi.url_scheme": request.scheme,
         "aiohttp.request": request,
     }
     headers = request.headers

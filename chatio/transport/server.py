@@ -9,7 +9,7 @@
 - Hostile packets never reach a handler raw: a bad event gets
   ``UNKNOWN_EVENT`` or ``INVALID_PAYLOAD`` and the socket carries on; a
   packet that breaks the protocol ends the connection with a documented
-  code. Each is counted, and logged at most once per connection.
+  code. Each is counted, and logged at most once a minute per code.
 - A repeated CONNECT for a namespace the connection already joined is
   confirmed, not refused; an unknown namespace is refused with a code.
 - Every event is acked with its result; without an ack id a failure is
@@ -35,7 +35,8 @@ from ..errors import InvalidPayload, UnknownEvent, failure
 from ..metrics import Metrics
 from ..namespaces.base import EventNamespace
 from . import jsonlib, wire
-from .engine import ChatioEngine
+from ..log_limits import LogLimiter
+from .engine import ChatioEngine, Origins
 from .lanes import SerialLanes
 
 log = logging.getLogger(__name__)
@@ -48,19 +49,22 @@ MAX_EVENT_BACKLOG = 64
 class ChatioServer(socketio.AsyncServer):
     """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers.
 
-    ``max_buffered`` bounds each socket's unsent output in bytes;
-    ``ws_compression`` turns permessage-deflate on.
+    ``max_buffered``, ``ws_compression`` and ``allowed_origins`` go to
+    the ``ChatioEngine``.
     """
 
     def __init__(self, *, metrics: Metrics, max_buffered: int,
-                 ws_compression: bool = False, **kwargs: Any) -> None:
+                 ws_compression: bool = False,
+                 allowed_origins: Origins | None = None,
+                 **kwargs: Any) -> None:
         self.metrics = metrics
-        self._max_buffered = max_buffered
-        self._ws_compression = ws_compression
+        self._engine_options = {"max_buffered": max_buffered,
+                                "ws_compression": ws_compression,
+                                "allowed_origins": allowed_origins}
         super().__init__(async_mode="aiohttp", json=jsonlib,
                          async_handlers=False, **kwargs)
         self.lanes = SerialLanes()
-        self._logged_violations: set[str] = set()
+        self._hostile_log = LogLimiter(log)
         engine = self.eio
         assert isinstance(engine, ChatioEngine)
         engine.receive = self.receive
@@ -68,12 +72,11 @@ class ChatioServer(socketio.AsyncServer):
         engine.on_drop = self._dropped
 
     def _engineio_server_class(self) -> Any:
-        max_buffered, compression = self._max_buffered, self._ws_compression
+        ours = self._engine_options
 
         def build(**options: Any) -> ChatioEngine:
             options.pop("async_mode", None)
-            return ChatioEngine(max_buffered=max_buffered,
-                                ws_compression=compression, **options)
+            return ChatioEngine(**ours, **options)
         return build
 
     def register_namespace(self, namespace_handler: Any) -> None:
@@ -203,17 +206,13 @@ class ChatioServer(socketio.AsyncServer):
         # Packets read before the connection ended are handled first.
         await self.lanes.wait_idle(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
-        self._logged_violations.discard(eio_sid)
 
     # -- reports -------------------------------------------------------------
 
     def _violation(self, eio_sid: str, code: str, reason: str) -> None:
         self.metrics.protocol_error(code)
-        if eio_sid in self._logged_violations:
-            return
-        self._logged_violations.add(eio_sid)
-        log.warning("hostile or broken packet", extra={"fields": {
-            "session": eio_sid, "code": code, "reason": reason}})
+        self._hostile_log.log(code, "hostile or broken packet", fields={
+            "session": eio_sid, "code": code, "reason": reason})
 
     def _dropped(self, eio_sid: str, code: str, reason: str) -> None:
         self.metrics.slow_consumer_dropped()

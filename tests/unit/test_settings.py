@@ -13,6 +13,7 @@ def test_defaults_match_the_documented_table() -> None:
     assert s.rate_messages == Rate(10, 20) and not s.ws_compression
     assert (s.ping_interval, s.ping_timeout, s.shutdown_timeout) == (25, 20, 10)
     assert s.cors_allowed is None and not s.guest_login and s.log_level == "info"
+    assert s.backlog == 2048
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -43,10 +44,19 @@ def test_lists_rates_and_durations() -> None:
     ("CHATIO_HISTORY_BACKEND", "mongo"),
     ("CHATIO_REDIS_URL", "http://redis:6379"), ("CHATIO_REDIS_URL", "redis"),
     ("CHATIO_REDIS_PREFIX", "a{b}"), ("CHATIO_REDIS_PREFIX", "a b"),
-    ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5")])
+    ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5"),
+    ("CHATIO_BACKLOG", "0"), ("CHATIO_BACKLOG", "-5"),
+    ("CHATIO_BACKLOG", "65536"), ("CHATIO_BACKLOG", "lots"),
+    ("CHATIO_BACKLOG", "2e3")])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("1", 1), ("512", 512), (" 4096 ", 4096), ("65535", 65535), ("", 2048)])
+def test_backlog(raw: str, expected: int) -> None:
+    assert Settings.from_env({"CHATIO_BACKLOG": raw}).backlog == expected
 
 
 def test_cluster_mode_needs_an_explicit_secret() -> None:
