@@ -3,7 +3,6 @@ default, and forwarded headers only from trusted proxies."""
 from __future__ import annotations
 
 import aiohttp
-import pytest
 
 from chatio.settings import Settings
 
