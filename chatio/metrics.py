@@ -100,6 +100,10 @@ class Metrics:
             "Recipients a volatile broadcast skipped because their queue "
             "was full, per namespace.",
             ["namespace"], registry=reg)
+        self._sessions = Gauge(
+            "chatio_transport_sessions",
+            "engine.io sessions open on this node, authenticated or not.",
+            registry=reg)
         self._protocol_errors = Counter(
             "chatio_protocol_errors",
             "Packets that broke the protocol or its limits, per code.",
@@ -179,6 +183,10 @@ class Metrics:
                 _bounded(namespace, NAMESPACES)).inc(recipients)
 
     # -- transport --------------------------------------------------------
+
+    def count_sessions(self, count: Callable[[], int]) -> None:
+        """Report ``count()`` as the open engine.io sessions (at scrape)."""
+        self._sessions.set_function(count)
 
     def protocol_error(self, code: str) -> None:
         """A client broke the protocol (``code``, see docs/protocol.md)."""

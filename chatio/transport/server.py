@@ -70,6 +70,7 @@ class ChatioServer(socketio.AsyncServer):
         engine.receive = self.receive
         engine.on_violation = self._violation
         engine.on_drop = self._dropped
+        metrics.count_sessions(lambda: len(engine.sockets))
 
     def _engineio_server_class(self) -> Any:
         ours = self._engine_options

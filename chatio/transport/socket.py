@@ -312,10 +312,12 @@ class ChatioSocket(AsyncSocket):
         conn = self.ws
         if conn is not None:
             conn.close()
-            if was_open:
-                self.server.sockets.pop(self.sid, None)
         elif not abort:
             self.queue.put_nowait(None)  # ends a pending poll after CLOSE
+        # A pending long-poll still gets the CLOSE packet; without one the
+        # session goes now rather than when the heartbeat check finds it.
+        if was_open and (conn is not None or not self._polling):
+            self.server.sockets.pop(self.sid, None)
         if wait and conn is None:
             try:
                 await asyncio.wait_for(self.queue.join(),
