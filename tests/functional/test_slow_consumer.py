@@ -95,3 +95,49 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_carry_on(node):
         await sender.close()
         await watcher.close()
         await stalled.aclose()
+
+
+def _node_env(tmp_path: Path) -> dict[str, str]:
+    return {"CHATIO_SECRET": SECRET, "CHATIO_DATA_DIR": str(tmp_path / "data"),
+            "CHATIO_RATE_MESSAGES": "0", "CHATIO_SHUTDOWN_TIMEOUT": "10",
+            "LOG_LEVEL": "info"}
+
+
+async def _stall_and_fill(url: str) -> RawWebSocket:
+    """A stalled member of "busy", with output waiting for it."""
+    stalled = await open_stalled_reader(url)
+    sender = ChatClient()
+    try:
+        await sender.connect(url, mint_token(SECRET, "sender"))
+        await sender.join("busy")
+        for _ in range(10):
+            await asyncio.gather(*(sender.send("busy", TEXT) for _ in range(50)))
+    finally:
+        await sender.close()
+    return stalled
+
+
+@pytest.mark.parametrize("runner", ["serve", "procfile"])
+async def test_sigterm_with_a_stalled_client_stays_within_the_timeout(
+        tmp_path: Path, runner: str) -> None:
+    from support.process import VENV_BIN, ProcfileProcess
+    if runner == "serve":
+        node = ChatioProcess(_node_env(tmp_path), tmp_path / "logs")
+    else:
+        node = ProcfileProcess(_node_env(tmp_path), tmp_path / "logs")
+        node.env["PORT"] = str(node.port)
+        node.env["PATH"] = f"{VENV_BIN}:{node.env['PATH']}"
+    await node.start()
+    stalled = await _stall_and_fill(node.url)
+    try:
+        started = time.monotonic()
+        assert await node.terminate(timeout=15) == 0, node.logs()
+        took = time.monotonic() - started
+        # Far inside CHATIO_SHUTDOWN_TIMEOUT (10 s): nothing waits for the
+        # stalled client to read.
+        assert took < 5.0, (took, node.logs())
+        assert "presence saved" in node.logs()
+    finally:
+        await stalled.aclose()
+        if node.running:
+            node.kill()
