@@ -23,7 +23,7 @@ from .log_limits import LogLimiter
 from .logs import configure_logging
 from .origins import request_origins
 from .metrics import Metrics
-from .middleware import refuse_new_sessions, websocket_compression
+from .middleware import refuse_new_sessions
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
@@ -62,19 +62,13 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     lifecycle = Lifecycle()
 
     sio = ChatioServer(
-        metrics=metrics,
-        max_buffered=settings.max_buffered,
-        ws_compression=settings.ws_compression,
+        metrics=metrics, manager=backends.manager,
         allowed_origins=lambda request: request_origins(
             request, settings.cors_origins, settings.trusted_proxies),
-        client_manager=backends.manager,
-        cors_allowed_origins=settings.cors_allowed,
-        max_http_buffer_size=settings.max_payload,
+        max_payload=settings.max_payload, max_buffered=settings.max_buffered,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
-        # "/" and any other namespace are refused.
-        namespaces=[CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE],
-        logger=False, engineio_logger=False,
+        ws_compression=settings.ws_compression,
     )
     presence = PresenceService(
         backends.presence, NamespaceFanout(sio, PRESENCE_NAMESPACE, metrics),
@@ -87,14 +81,13 @@ async def create_app(settings: Settings | None = None) -> web.Application:
                        NamespaceFanout(sio, CHAT_NAMESPACE, metrics),
                        listeners=[presence, typing])  # presence first
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
-    sio.register_namespace(ChatNamespace(
+    sio.add_namespace(ChatNamespace(
         chat, max_message_chars=settings.max_message_chars, **auth))
-    sio.register_namespace(PresenceNamespace(presence, **auth))
-    sio.register_namespace(TypingNamespace(typing, **auth))
+    sio.add_namespace(PresenceNamespace(presence, **auth))
+    sio.add_namespace(TypingNamespace(typing, **auth))
 
     app = web.Application(middlewares=[
         refuse_new_sessions(lambda: lifecycle.shutting_down),
-        websocket_compression(settings.ws_compression),
     ])
     app[SETTINGS] = settings
     app[SIO] = sio

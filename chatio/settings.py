@@ -97,13 +97,6 @@ class Settings:
         """Whether this node shares its state with others through Redis."""
         return self.redis_url is not None
 
-    @property
-    def cors_allowed(self) -> str | list[str] | None:
-        """The value python-socketio expects for ``cors_allowed_origins``."""
-        if "*" in self.cors_origins:
-            return "*"
-        return list(self.cors_origins) or None
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default: the process environment)."""

@@ -37,7 +37,9 @@ from ..namespaces.base import EventNamespace
 from . import jsonlib, wire
 from ..log_limits import LogLimiter
 from .engine import ChatioEngine, Origins
+from .delivery import FrameDelivery
 from .lanes import SerialLanes
+from .namespace import SocketIONamespace
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +49,33 @@ MAX_EVENT_BACKLOG = 64
 
 
 class ChatioServer(socketio.AsyncServer):
-    """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers.
+    """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers
+    (``add_namespace``).
 
-    ``max_buffered``, ``ws_compression`` and ``allowed_origins`` go to
-    the ``ChatioEngine``.
+    ``manager`` delivers emits; ``allowed_origins(request)`` decides which
+    browser origins may connect; ``max_payload`` bounds one packet and
+    ``max_buffered`` one socket's unsent output, in bytes.
     """
 
-    def __init__(self, *, metrics: Metrics, max_buffered: int,
-                 ws_compression: bool = False,
-                 allowed_origins: Origins | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, metrics: Metrics, manager: FrameDelivery,
+                 allowed_origins: Origins, max_payload: int,
+                 max_buffered: int, ping_interval: float, ping_timeout: float,
+                 ws_compression: bool = False) -> None:
         self.metrics = metrics
         self._engine_options = {"max_buffered": max_buffered,
                                 "ws_compression": ws_compression,
                                 "allowed_origins": allowed_origins}
-        super().__init__(async_mode="aiohttp", json=jsonlib,
-                         async_handlers=False, **kwargs)
+        super().__init__(
+            async_mode="aiohttp", json=jsonlib, async_handlers=False,
+            client_manager=manager,
+            # Origins are decided by ``allowed_origins``; None only keeps
+            # python-engineio's CORS headers on.
+            cors_allowed_origins=None, max_http_buffer_size=max_payload,
+            ping_interval=ping_interval, ping_timeout=ping_timeout,
+            # Unknown namespaces are refused in _handle_connect, with a code.
+            namespaces="*", logger=False, engineio_logger=False)
         self.lanes = SerialLanes()
+        self._event_handlers: dict[str, EventNamespace] = {}
         self._hostile_log = LogLimiter(log)
         engine = self.eio
         assert isinstance(engine, ChatioEngine)
@@ -80,12 +92,12 @@ class ChatioServer(socketio.AsyncServer):
             return ChatioEngine(**ours, **options)
         return build
 
-    def register_namespace(self, namespace_handler: Any) -> None:
-        super().register_namespace(namespace_handler)
-        if isinstance(namespace_handler, EventNamespace):
-            sessions = namespace_handler.sessions
-            self.metrics.count_sockets(namespace_handler.namespace,
-                                       lambda: len(sessions))
+    def add_namespace(self, handler: EventNamespace) -> None:
+        """Serve ``handler``'s namespace; its sockets are counted."""
+        self.register_namespace(SocketIONamespace(handler, self.metrics))
+        self._event_handlers[handler.namespace] = handler
+        sessions = handler.sessions
+        self.metrics.count_sockets(handler.namespace, lambda: len(sessions))
 
     # -- inbound -------------------------------------------------------------
 
@@ -120,8 +132,8 @@ class ChatioServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not self.manager.is_connected(sid, namespace):
             return None
-        handler = self.namespace_handlers.get(namespace)
-        if not isinstance(handler, EventNamespace):
+        handler = self._event_handlers.get(namespace)
+        if handler is None:
             return None
         self.lanes.submit(sid, lambda: self._run_event(
             handler, sid, eio_sid, namespace, ack_id, data, result))
@@ -174,7 +186,7 @@ class ChatioServer(socketio.AsyncServer):
     async def _handle_connect(self, eio_sid: str, namespace: str | None,
                               data: Any) -> None:
         name = namespace or "/"
-        if name not in self.namespace_handlers:
+        if name not in self._event_handlers:
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data={
                     "message": "unknown namespace",

@@ -12,7 +12,7 @@ def test_defaults_match_the_documented_table() -> None:
     assert s.max_payload == 65536 and s.history_retention == 10000
     assert s.rate_messages == Rate(10, 20) and not s.ws_compression
     assert (s.ping_interval, s.ping_timeout, s.shutdown_timeout) == (25, 20, 10)
-    assert s.cors_allowed is None and not s.guest_login and s.log_level == "info"
+    assert s.cors_origins == () and not s.guest_login and s.log_level == "info"
     assert s.backlog == 2048
 
 
@@ -28,10 +28,10 @@ def test_lists_rates_and_durations() -> None:
         "CHATIO_CORS_ORIGINS": "https://a.example, https://b.example",
         "CHATIO_RATE_MESSAGES": "2.5/7", "CHATIO_PING_INTERVAL": "0.5",
         "CHATIO_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1"})
-    assert s.cors_allowed == ["https://a.example", "https://b.example"]
+    assert s.cors_origins == ("https://a.example", "https://b.example")
     assert s.rate_messages == Rate(2.5, 7) and s.ping_interval == 0.5
     assert len(s.trusted_proxies) == 2
-    assert Settings.from_env({"CHATIO_CORS_ORIGINS": "*"}).cors_allowed == "*"
+    assert Settings.from_env({"CHATIO_CORS_ORIGINS": "*"}).cors_origins == ("*",)
     assert not Settings.from_env({"CHATIO_RATE_MESSAGES": "0"}).rate_messages.enabled
 
 
