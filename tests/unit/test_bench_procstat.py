@@ -34,3 +34,33 @@ def test_own_cpu_time_is_readable() -> None:
     if not Path(f"/proc/{os.getpid()}/stat").exists():
         pytest.skip("no /proc")
     assert procstat.cpu_seconds(os.getpid()) >= 0
+
+
+_STATUS = "Name:\tchatio\nVmPeak:\t  200000 kB\nVmRSS:\t   51234 kB\nThreads:\t3\n"
+
+
+def test_rss_from_status() -> None:
+    assert procstat.parse_rss_bytes(_STATUS) == 51234 * 1024
+
+
+@pytest.mark.parametrize("status", ["Name:\tx\n", "VmRSS:\t12 MB\n"])
+def test_status_without_rss_in_kb_is_refused(status: str) -> None:
+    with pytest.raises(ValueError):
+        procstat.parse_rss_bytes(status)
+
+
+def test_tree_holds_a_child_and_sums_its_memory() -> None:
+    if not Path(f"/proc/{os.getpid()}/task").exists():
+        pytest.skip("no /proc")
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in procstat.tree(os.getpid())
+        own = procstat.rss_bytes(os.getpid())
+        assert procstat.tree_rss_bytes(os.getpid()) > own
+        assert procstat.tree_cpu_seconds(os.getpid()) >= procstat.cpu_seconds(
+            os.getpid())
+    finally:
+        child.kill()
+        child.wait()
