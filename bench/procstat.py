@@ -48,6 +48,22 @@ def rss_bytes(pid: int) -> int:
         return parse_rss_bytes(f.read())
 
 
+def parse_wait_ns(schedstat: str) -> int:
+    """Nanoseconds spent runnable but waiting for a CPU, from the text of
+    ``/proc/<pid>/task/<tid>/schedstat`` (on-CPU, waiting, timeslices)."""
+    fields = schedstat.split()
+    if len(fields) != 3:
+        raise ValueError(f"not a schedstat line: {schedstat[:80]!r}")
+    return int(fields[1])
+
+
+def wait_seconds(pid: int) -> float:
+    """Seconds the main thread of ``pid`` has spent runnable but waiting
+    for a CPU that another thread or process was using."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat", encoding="ascii") as f:
+        return parse_wait_ns(f.read()) / 1e9
+
+
 def tree(pid: int) -> list[int]:
     """``pid`` and its living descendants."""
     found, index = [pid], 0
@@ -66,6 +82,12 @@ def tree(pid: int) -> list[int]:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds of ``pid`` and its living descendants."""
     return sum(_or_zero(cpu_seconds, p) for p in tree(pid))
+
+
+def tree_wait_seconds(pid: int) -> float:
+    """Run-queue wait of the main threads of ``pid`` and its living
+    descendants."""
+    return sum(_or_zero(wait_seconds, p) for p in tree(pid))
 
 
 def tree_rss_bytes(pid: int) -> int:

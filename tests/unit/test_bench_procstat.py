@@ -64,3 +64,11 @@ def test_tree_holds_a_child_and_sums_its_memory() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_run_queue_wait_from_schedstat() -> None:
+    assert procstat.parse_wait_ns("226159803 88617172 568\n") == 88617172
+    with pytest.raises(ValueError):
+        procstat.parse_wait_ns("1 2")
+    if Path(f"/proc/{os.getpid()}/task").exists():
+        assert procstat.wait_seconds(os.getpid()) >= 0
