@@ -48,20 +48,24 @@ def rss_bytes(pid: int) -> int:
         return parse_rss_bytes(f.read())
 
 
-def parse_wait_ns(schedstat: str) -> int:
-    """Nanoseconds spent runnable but waiting for a CPU, from the text of
-    ``/proc/<pid>/task/<tid>/schedstat`` (on-CPU, waiting, timeslices)."""
-    fields = schedstat.split()
-    if len(fields) != 3:
-        raise ValueError(f"not a schedstat line: {schedstat[:80]!r}")
-    return int(fields[1])
+def parse_cpu_busy_ticks(stat: str, cpu: int) -> int:
+    """Ticks CPU ``cpu`` has spent on anything but idling, from the text of
+    ``/proc/stat``: user, nice, system, irq, softirq and steal (time the
+    hypervisor gave to someone else)."""
+    name = f"cpu{cpu}"
+    for line in stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == name:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (
+                int(v) for v in fields[1:9])
+            return user + nice + system + irq + softirq + steal
+    raise ValueError(f"no {name} line in /proc/stat")
 
 
-def wait_seconds(pid: int) -> float:
-    """Seconds the main thread of ``pid`` has spent runnable but waiting
-    for a CPU that another thread or process was using."""
-    with open(f"/proc/{pid}/task/{pid}/schedstat", encoding="ascii") as f:
-        return parse_wait_ns(f.read()) / 1e9
+def cpu_busy_seconds(cpu: int) -> float:
+    """Seconds CPU ``cpu`` has been busy since boot, whoever ran on it."""
+    with open("/proc/stat", encoding="ascii") as f:
+        return parse_cpu_busy_ticks(f.read(), cpu) / CLOCK_TICKS
 
 
 def tree(pid: int) -> list[int]:
@@ -82,12 +86,6 @@ def tree(pid: int) -> list[int]:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds of ``pid`` and its living descendants."""
     return sum(_or_zero(cpu_seconds, p) for p in tree(pid))
-
-
-def tree_wait_seconds(pid: int) -> float:
-    """Run-queue wait of the main threads of ``pid`` and its living
-    descendants."""
-    return sum(_or_zero(wait_seconds, p) for p in tree(pid))
 
 
 def tree_rss_bytes(pid: int) -> int:

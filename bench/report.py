@@ -3,8 +3,8 @@
 A figure measured while the load generator kept its core busier than
 ``SATURATED`` is a bound: rates are at least the figure (``≥``), latencies at
 most (``≤``). A ratio of two figures is a bound when its parts agree on a
-direction, and ``?`` when they do not. A process that waited for its pinned
-CPU (other processes on the machine were using it) gets a note.
+direction, and ``?`` when they do not. A run during which other processes
+used a pinned CPU noticeably is starred.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 from cluster_fanout import HERE
 
 SATURATED = 0.9
-DISTURBED = 0.05  # seconds per second spent waiting for the pinned CPU
+DISTURBED = 0.1  # CPU s/s that others took on a pinned CPU
 AT_LEAST, AT_MOST = "≥", "≤"
 LABELS = {"fanout": "fan-out", "chat": "chat", "idle": "idle"}
 
@@ -99,6 +99,10 @@ def _checks(run: dict[str, Any]) -> str:
     return f"{d['sent'] - d['acked']} unacked, {d['lost']} lost"
 
 
+def _others(seconds: float) -> str:
+    return f"{max(0.0, seconds):.2f}" + ("*" if seconds > DISTURBED else "")
+
+
 def _number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -126,18 +130,28 @@ def _header(result: dict[str, Any], workload: str) -> str:
     return f"{s['idle_clients']} clients, rooms of {s['room_size']}"
 
 
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def versions() -> str:
+    """What was compared: chatio's package, and the npm socket.io."""
     package = HERE / "node_modules" / "socket.io" / "package.json"
     node = json.loads(package.read_text())["version"] if package.exists() \
         else "?"
-    return (f"python-socketio {metadata.version('python-socketio')}, "
-            f"npm socket.io {node}")
+    chatio = f"chatio {_version('chatio') or '?'}"
+    if socketio := _version("python-socketio"):
+        chatio += f" (python-socketio {socketio})"
+    return f"{chatio} against npm socket.io {node}"
 
 
 def table(result: dict[str, Any]) -> str:
     results, servers = result["results"], ("chatio", "node")
     machine = result["machine"]
-    lines = [f"chatio against node ({versions()}); {machine['cpus']} CPUs, "
+    lines = [f"{versions()}; {machine['cpus']} CPUs, "
              + ("servers on CPU 0, load generator on CPU 1"
                 if machine["pinned"] else "not pinned (no taskset)"),
              f"{'':<26}{'chatio':>13}{'node':>13}{'chatio/node':>13}"]
@@ -159,25 +173,21 @@ def table(result: dict[str, Any]) -> str:
             cells = [_checks(runs[s]) if s in runs else "-" for s in servers]
             lines.append(f"  {'acked and delivered':<24}{cells[0]:>13}"
                          f"{cells[1]:>13}")
-        waits = [f"{runs[s]['server_wait_per_s']:.2f}" if s in runs else "-"
-                 for s in servers]
-        lines.append(f"  {'server starved s/s':<24}{waits[0]:>13}"
-                     f"{waits[1]:>13}")
+        for label, key in (("others on CPU 0 s/s", "server_cpu_others_per_s"),
+                           ("others on CPU 1 s/s", "load_cpu_others_per_s")):
+            cells = [_others(runs[s][key]) if s in runs else "-"
+                     for s in servers]
+            lines.append(f"  {label:<24}{cells[0]:>13}{cells[1]:>13}")
         busy = [f"{runs[s]['load_busy']:.0%}" if s in runs else "-"
                 for s in servers]
-        lines.append(f"  {'load generator CPU':<24}{busy[0]:>13}{busy[1]:>13}")
+        lines.append(f"  {'generator CPU':<24}{busy[0]:>13}{busy[1]:>13}")
     lines.append(f"A load generator above {SATURATED:.0%} CPU makes its "
                  f"figures bounds: {AT_LEAST} for rates, {AT_MOST} for "
                  "latencies.")
-    for workload, runs in results.items():
-        for server, run in runs.items():
-            for who, key in (("the server", "server_wait_per_s"),
-                             ("the load generator", "load_wait_per_s")):
-                if run[key] > DISTURBED:
-                    lines.append(
-                        f"note: {LABELS[workload]} against {server}: {who} "
-                        f"waited {run[key]:.2f} s/s for its CPU while "
-                        "something else ran there, so the run was disturbed")
+    lines.append("others on CPU n: CPU seconds per second that the pinned "
+                 "CPU spent on other processes (and interrupts);")
+    lines.append(f"* above {DISTURBED:g}: the machine was not quiet, so that "
+                 "run's figures are disturbed.")
     for problem in result["problems"]:
         lines.append(f"CHECK FAILED: {problem}")
     return "\n".join(lines)

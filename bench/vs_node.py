@@ -37,7 +37,7 @@ from typing import Any
 import report
 from cluster_fanout import (HERE, STOP_TIMEOUT, Processes, free_port, log,
                             mint_tokens, read_event, start_node, wait_ready)
-from procstat import tree_cpu_seconds, tree_rss_bytes, tree_wait_seconds
+from procstat import cpu_busy_seconds, tree_cpu_seconds, tree_rss_bytes
 
 SECRET = "bench-" + "s" * 32
 WORKLOADS = ("fanout", "chat", "idle")
@@ -95,10 +95,10 @@ def workload_config(workload: str, args: argparse.Namespace,
 
 
 def sample(server: int, load: int) -> dict[str, float]:
-    """CPU seconds used, and seconds spent waiting for a CPU, so far."""
+    """CPU seconds used so far by the server, the generator, and the two
+    CPUs they are pinned to (by anyone)."""
     return {"server": tree_cpu_seconds(server), "load": tree_cpu_seconds(load),
-            "server_wait": tree_wait_seconds(server),
-            "load_wait": tree_wait_seconds(load)}
+            "cpu0": cpu_busy_seconds(0), "cpu1": cpu_busy_seconds(1)}
 
 
 def run_one(procs: Processes, server: str, workload: str,
@@ -140,8 +140,10 @@ def run_one(procs: Processes, server: str, workload: str,
             "exit_status": status, "server_exit": server_exit,
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
             "server_cpu_per_s": round(cpu["server"] / wall, 3),
-            "server_wait_per_s": round(cpu["server_wait"] / wall, 3),
-            "load_wait_per_s": round(cpu["load_wait"] / wall, 3),
+            "server_cpu_others_per_s": round(
+                (cpu["cpu0"] - cpu["server"]) / wall, 3),
+            "load_cpu_others_per_s": round(
+                (cpu["cpu1"] - cpu["load"]) / wall, 3),
             "load_busy": round(cpu["load"] / wall, 3),
             "rss_before": rss_before, "rss_after": rss_after}
 
@@ -210,12 +212,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also write every figure, as JSON, to PATH")
     add("--keep", action="store_true",
         help="keep the temporary directory with every log")
+    if parser.parse_known_args(argv)[0].quick:
+        parser.set_defaults(**{k: type(parser.get_default(k))(v)
+                               for k, v in QUICK.items()})
     args = parser.parse_args(argv)
-    if args.quick:
-        defaults = {k: parser.get_default(k) for k in QUICK}
-        for key, value in QUICK.items():
-            if getattr(args, key) == defaults[key]:
-                setattr(args, key, type(defaults[key])(value))
     for name in ("receivers", "window", "chat_clients", "idle_clients",
                  "room_size", "concurrency"):
         if getattr(args, name) < 1:

@@ -66,9 +66,15 @@ def test_tree_holds_a_child_and_sums_its_memory() -> None:
         child.wait()
 
 
-def test_run_queue_wait_from_schedstat() -> None:
-    assert procstat.parse_wait_ns("226159803 88617172 568\n") == 88617172
+def test_busy_ticks_of_one_cpu_from_proc_stat() -> None:
+    stat = ("cpu  164680 311 23653 251730 788 0 7015 1738 0 0\n"
+            "cpu0 90545 85 12759 115858 435 0 4557 716 0 0\n"
+            "cpu1 74135 225 10894 135872 353 0 2457 1022 0 0\n")
+    assert procstat.parse_cpu_busy_ticks(stat, 0) == (
+        90545 + 85 + 12759 + 4557 + 716)
+    assert procstat.parse_cpu_busy_ticks(stat, 1) == (
+        74135 + 225 + 10894 + 2457 + 1022)
     with pytest.raises(ValueError):
-        procstat.parse_wait_ns("1 2")
-    if Path(f"/proc/{os.getpid()}/task").exists():
-        assert procstat.wait_seconds(os.getpid()) >= 0
+        procstat.parse_cpu_busy_ticks(stat, 2)
+    if Path("/proc/stat").exists():
+        assert procstat.cpu_busy_seconds(0) > 0
