@@ -69,7 +69,8 @@ class RawClient(asyncio.Protocol):
 
     async def call(self, event: str, data: Any, timeout: float) -> Any:
         """Emit ``event`` and wait for its ack."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
 
         def settle(arg: Any) -> None:
             if not future.done():

@@ -97,7 +97,8 @@ def workload_config(workload: str, args: argparse.Namespace,
 def sample(server: int, load: int) -> dict[str, float]:
     """CPU seconds used so far by the server, the generator, and the two
     CPUs they are pinned to (by anyone)."""
-    return {"server": tree_cpu_seconds(server), "load": tree_cpu_seconds(load),
+    return {"server": tree_cpu_seconds(server),
+            "load": tree_cpu_seconds(load),
             "cpu0": cpu_busy_seconds(0), "cpu1": cpu_busy_seconds(1)}
 
 

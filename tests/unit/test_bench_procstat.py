@@ -1,5 +1,7 @@
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,8 @@ def test_own_cpu_time_is_readable() -> None:
     assert procstat.cpu_seconds(os.getpid()) >= 0
 
 
-_STATUS = "Name:\tchatio\nVmPeak:\t  200000 kB\nVmRSS:\t   51234 kB\nThreads:\t3\n"
+_STATUS = ("Name:\tchatio\nVmPeak:\t  200000 kB\nVmRSS:\t   51234 kB\n"
+           "Threads:\t3\n")
 
 
 def test_rss_from_status() -> None:
@@ -52,9 +55,8 @@ def test_status_without_rss_in_kb_is_refused(status: str) -> None:
 def test_tree_holds_a_child_and_sums_its_memory() -> None:
     if not Path(f"/proc/{os.getpid()}/task").exists():
         pytest.skip("no /proc")
-    import subprocess
-    import sys
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert child.pid in procstat.tree(os.getpid())
         own = procstat.rss_bytes(os.getpid())
