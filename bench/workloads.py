@@ -37,14 +37,19 @@ def is_ok(ack: Any) -> bool:
 
 async def open_all(clients: Sequence[RawClient], tokens: Sequence[str],
                    rooms: Sequence[str], concurrency: int, timeout: float,
-                   failures: list[str] | None = None) -> None:
+                   failures: list[str] | None = None,
+                   give_up: float = float("inf")) -> None:
     """Connect and join every client, ``concurrency`` at a time. A failure
-    raises, or is appended to ``failures`` when it is given."""
+    raises, or is appended to ``failures`` when it is given; so are the
+    clients not yet started at the monotonic time ``give_up``."""
     pending = iter(range(len(clients)))
 
     async def worker() -> None:
         for index in pending:
             client = clients[index]
+            if time.monotonic() >= give_up and failures is not None:
+                failures.append("not tried: the connect phase took too long")
+                continue
             try:
                 await client.open(tokens[index], timeout)
                 ack = await client.call(
@@ -53,11 +58,10 @@ async def open_all(clients: Sequence[RawClient], tokens: Sequence[str],
                     raise ConnectionError(f"join refused: {ack}")
             except (ConnectionError, OSError, TimeoutError) as exc:
                 client.close()
+                reason = f"{type(exc).__name__}: {exc or 'no answer in time'}"
                 if failures is None:
-                    raise ConnectionError(
-                        f"client {index}: {type(exc).__name__}: {exc}"
-                    ) from exc
-                failures.append(f"{type(exc).__name__}: {exc}")
+                    raise ConnectionError(f"client {index}: {reason}") from exc
+                failures.append(reason)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -78,10 +82,12 @@ class Workload:
         self.timeout = float(config.get("timeout", 20.0))
 
     async def open(self, failures: list[str] | None = None) -> float:
-        """Set every client up; the seconds it took."""
+        """Set every client up; the seconds it took. With ``failures``,
+        clients not started within ``phase_timeout`` seconds fail."""
         started = time.monotonic()
+        give_up = started + float(self.config.get("phase_timeout", 120.0))
         await open_all(self.clients, self.config["tokens"], self.rooms,
-                       self.concurrency, self.timeout, failures)
+                       self.concurrency, self.timeout, failures, give_up)
         return time.monotonic() - started
 
     async def setup(self) -> dict[str, Any]:
