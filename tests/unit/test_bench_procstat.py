@@ -56,13 +56,19 @@ def test_tree_holds_a_child_and_sums_its_memory() -> None:
     if not Path(f"/proc/{os.getpid()}/task").exists():
         pytest.skip("no /proc")
     child = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)"])
+        [sys.executable, "-c", "import time; print(flush=True); "
+         "time.sleep(30)"], stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None
+        child.stdout.readline()  # started: its memory no longer grows
         assert child.pid in procstat.tree(os.getpid())
-        own = procstat.rss_bytes(os.getpid())
-        assert procstat.tree_rss_bytes(os.getpid()) > own
-        assert procstat.tree_cpu_seconds(os.getpid()) >= procstat.cpu_seconds(
-            os.getpid())
+        # Each side is read after the other, so the comparisons hold
+        # however the counters move meanwhile.
+        own_cpu = procstat.cpu_seconds(os.getpid())
+        assert procstat.tree_cpu_seconds(os.getpid()) >= own_cpu
+        child_rss = procstat.rss_bytes(child.pid)
+        assert child_rss > 0
+        assert procstat.tree_rss_bytes(os.getpid()) > child_rss
     finally:
         child.kill()
         child.wait()
