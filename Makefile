@@ -1,5 +1,6 @@
 # chatio: `make run` starts one node, `make test` runs every test,
-# `make bench` measures cluster fan-out (not part of `make test`).
+# `make bench` measures cluster fan-out, `make bench-node` compares one node
+# with a Node.js socket.io server (neither is part of `make test`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ JS_TESTS := tests/js
 BENCH := bench
 CLIENT_JS := client-js
 
-.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench clean
+.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench bench-node clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -58,6 +59,11 @@ bench-deps: $(BENCH)/node_modules/.package-lock.json
 bench: install system-deps bench-deps
 	bash .ci/system-deps redis
 	$(BIN)/python $(BENCH)/cluster_fanout.py $(BENCH_ARGS)
+
+# Fan-out, chat and idle against chatio and Node.js socket.io; see
+# docs/performance.md. Sizes: BENCH_ARGS="--quick"; see --help.
+bench-node: install system-deps bench-deps
+	$(BIN)/python $(BENCH)/vs_node.py $(BENCH_ARGS)
 
 # The client library, the committed page build, and the page in chromium.
 test-client: install system-deps client-deps

@@ -105,6 +105,15 @@ class Processes:
                 return proc.wait(timeout)
         raise KeyError(name)
 
+    def stop(self, name: str) -> None:
+        """SIGTERM one child (SIGKILL if it lingers), and forget it."""
+        for index, (child, proc) in enumerate(self.children):
+            if child == name:
+                del self.children[index]
+                _stop(name, proc, time.monotonic() + STOP_TIMEOUT)
+                return
+        raise KeyError(name)
+
     def check_alive(self) -> None:
         for name, proc in self.children:
             if proc.poll() is not None:
@@ -122,13 +131,19 @@ class Processes:
                 proc.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT
         for name, proc in reversed(self.children):
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log(f"{name} did not stop on SIGTERM; killing it")
-                proc.kill()
-                proc.wait()
+            _stop(name, proc, deadline)
         self.children.clear()
+
+
+def _stop(name: str, proc: subprocess.Popen[Any], deadline: float) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        log(f"{name} did not stop on SIGTERM; killing it")
+        proc.kill()
+        proc.wait()
 
 
 def redis_command(port: int, *args: str, timeout: float = 2.0) -> bytes:
@@ -206,14 +221,16 @@ def sample(pids: dict[str, int]) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
-def read_event(stream: IO[str], procs: Processes) -> dict[str, Any]:
-    """The next JSON line from the driver. The driver times out connects,
-    acks and the drain itself, so this does not wait forever."""
+def read_event(stream: IO[str], procs: Processes,
+               name: str = "driver") -> dict[str, Any]:
+    """The next JSON line from the driver (the child called ``name``). The
+    driver times out connects, acks and the drain itself, so this does not
+    wait forever."""
     line = stream.readline()
     if not line:
         time.sleep(0.2)  # let the driver's exit status and log land
         raise RuntimeError(
-            f"the load driver stopped early\n{procs.logs('driver')}")
+            f"the load driver stopped early\n{procs.logs(name)}")
     return json.loads(line)
 
 
