@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api
-from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
-                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
+from . import api, openapi, server_api
+from .appkeys import (BACKENDS, CHAT, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+                      LIFECYCLE, PRESENCE, SETTINGS, SIO, SWEEP_JOBS,
+                      Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .log_limits import LogLimiter
@@ -103,8 +104,12 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
     app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
+    app[CHAT] = chat
+    app[PRESENCE] = presence
     sio.attach(app)
     app.add_routes(api.routes)
+    app.add_routes(server_api.routes)
+    app.add_routes(openapi.routes)
     # Open on the node's port for scrapers; the public proxy must not expose it.
     app.router.add_get("/metrics", metrics.serve)
     add_page_routes(app)
