@@ -28,9 +28,10 @@ from .middleware import refuse_new_sessions, websocket_compression
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
+from .release import release
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
-from .secret_file import load_or_create_secret
+from .secret_file import ensure_data_dir, load_or_create_secret
 from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
@@ -56,6 +57,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.node_id)
     settings.check()
+    ensure_data_dir(settings.data_dir)
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
     metrics = Metrics(settings.node_id)
@@ -127,11 +129,25 @@ async def create_app(settings: Settings | None = None) -> web.Application:
 async def _history_store(app: web.Application) -> AsyncIterator[None]:
     settings, store = app[SETTINGS], app[BACKENDS].history
     await store.open()
-    log.info("node started", extra={"fields": {
-        "backend": "redis" if settings.clustered else settings.history_backend}})
+    log.info("history store opened", extra={"fields": {
+        "backend": _backend_name(settings)}})
     yield
     await store.close()
     log.info("history store closed")
+
+
+def _backend_name(settings: Settings) -> str:
+    return "redis" if settings.clustered else settings.history_backend
+
+
+def log_started(settings: Settings, host: str | None = None,
+                port: int | None = None) -> None:
+    """Log ``node started`` once the node listens (on ``host``:``port``,
+    by default the settings' own)."""
+    log.info("node started", extra={"fields": {
+        "host": settings.host if host is None else host,
+        "port": settings.port if port is None else port,
+        "version": release(), "backend": _backend_name(settings)}})
 
 
 async def _shared_backends(app: web.Application) -> AsyncIterator[None]:

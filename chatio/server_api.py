@@ -77,6 +77,13 @@ async def publish(request: web.Request) -> web.Response:
     max_chars = request.app[SETTINGS].max_message_chars
     body = await load_body(request, publish_schema(max_chars))
     user = body.pop("user", None)
+    if user is not None and "name" not in user and len(
+            user["id"]) > MAX_NAME_CHARS:
+        # As for tokens: a name defaults to the id only when it fits.
+        raise http_error(web.HTTPBadRequest, c.INVALID_PAYLOAD,
+                         "the body is invalid", {"user": {"name": [
+                             f"Required when the id is longer than "
+                             f"{MAX_NAME_CHARS} characters."]}})
     identity = SYSTEM_USER if user is None else Identity(
         user["id"], user.get("name", user["id"]))
     result = await request.app[CHAT].publish(identity, **body)

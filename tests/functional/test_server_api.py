@@ -123,6 +123,7 @@ async def test_publish_validates_like_a_message(start_server):
         ({"room": "lobby", "text": "x", "user": {"name": "n"}}, "user"),
         ({"room": "lobby", "text": "x", "user": {"id": 5}}, "user"),
         ({"room": "lobby", "text": "x", "client_id": ""}, "client_id"),
+        ({"room": "lobby", "text": "x", "user": {"id": "u" * 65}}, "user"),
     ]
     for body, field in cases:
         status, answer = await post(server, "/api/publish", body)
