@@ -172,6 +172,7 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         lost_once = False
+        subscribed_once = False
         while True:
             pubsub = self._subscriber.pubsub()
             try:
@@ -180,12 +181,14 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
                     self.reconnects += 1
                     self._on_reconnect()
                     log.info("resubscribed to Redis pub/sub")
-                self._listening = True
+                self._listening = subscribed_once = True
                 async for message in self._messages(pubsub):
                     yield message
             except REDIS_FAILURES as exc:
                 if self._listening or not lost_once:
-                    log.warning("Redis pub/sub lost; resubscribing",
+                    log.warning("Redis pub/sub lost; resubscribing"
+                                if subscribed_once else
+                                "cannot subscribe to Redis pub/sub; retrying",
                                 extra={"fields": {
                                     "error": f"{type(exc).__name__}: {exc}"}})
                 self._listening = False
