@@ -1,18 +1,18 @@
 """HTTP routes: health, readiness, token minting and guest login."""
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from . import constants as c
 from .addresses import client_address
 from .appkeys import BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER, SETTINGS
 from .errors import Unavailable
+from .http_json import error, load_body, require_api_key
 from .origins import origin_allowed, request_origins
 from .schemas import StrictNumber, StrictString
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PATTERNS, TokenError
@@ -70,16 +70,10 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.post("/api/tokens")
 async def mint_token(request: web.Request) -> web.Response:
     """Server-to-server minting, behind ``Authorization: Bearer $CHATIO_API_KEY``."""
-    api_key = request.app[SETTINGS].api_key
-    if not api_key:
-        raise web.HTTPNotFound()
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.strip().encode(), api_key.encode()):
-        return _error(401, c.UNAUTHORIZED, "a valid API key is required")
-    body = await _load(request, TokenRequestSchema())
+    require_api_key(request)
+    body = await load_body(request, TokenRequestSchema())
     if body["sub"].startswith(c.GUEST_PREFIX):
-        return _error(400, c.INVALID_PAYLOAD,
+        return error(400, c.INVALID_PAYLOAD,
                       f"ids starting with {c.GUEST_PREFIX!r} are reserved")
     issuer = request.app[ISSUER]
     ttl = body.get("ttl")
@@ -87,7 +81,7 @@ async def mint_token(request: web.Request) -> web.Response:
         token = issuer.mint(body["sub"], name=body.get("name"),
                             rooms=body.get("rooms"), ttl=ttl)
     except TokenError as exc:
-        return _error(400, c.INVALID_PAYLOAD, f"cannot mint that token: {exc.reason}")
+        return error(400, c.INVALID_PAYLOAD, f"cannot mint that token: {exc.reason}")
     return web.json_response({"token": token, "expires_in": issuer.expires_in(ttl)})
 
 
@@ -103,21 +97,21 @@ async def guest_login(request: web.Request) -> web.Response:
         return refused
     retry_after = await request.app[GUEST_LIMITER].acquire(address)
     if retry_after > 0:
-        response = _error(429, c.RATE_LIMITED, "too many guest logins",
+        response = error(429, c.RATE_LIMITED, "too many guest logins",
                           {"retry_after_ms": max(1, round(retry_after * 1000))})
         response.headers["Retry-After"] = str(max(1, round(retry_after)))
         return response
-    body = await _load(request, GuestRequestSchema())
+    body = await load_body(request, GuestRequestSchema())
     issuer = request.app[ISSUER]
     if "token" in body:
         try:
             previous = issuer.verify_for_renewal(body["token"])
         except TokenError as exc:
-            return _error(401, exc.code, "the guest token cannot be renewed")
+            return error(401, exc.code, "the guest token cannot be renewed")
         user_id, name = previous.user_id, body.get("name", previous.name)
     else:
         if "name" not in body:
-            return _error(400, c.INVALID_PAYLOAD, "a name is required",
+            return error(400, c.INVALID_PAYLOAD, "a name is required",
                           {"name": ["Missing data for required field."]})
         user_id, name = c.GUEST_PREFIX + secrets.token_hex(8), body["name"]
     token = issuer.mint(user_id, name=name)
@@ -141,41 +135,11 @@ def _cross_site_refusal(request: web.Request,
             refusals.log("guest-origin", "guest login from a foreign origin "
                          "refused", fields={"address": address,
                                             "origin": origins[0][:200]})
-            return _error(403, c.FORBIDDEN,
+            return error(403, c.FORBIDDEN,
                           "requests from this origin are not allowed")
     if request.content_type != "application/json":
         refusals.log("guest-content-type", "guest login without a JSON "
                      "content type refused", fields={"address": address})
-        return _error(415, c.INVALID_PAYLOAD,
+        return error(415, c.INVALID_PAYLOAD,
                       "the body must be sent as application/json")
     return None
-
-
-async def _load(request: web.Request, schema: Schema) -> dict[str, Any]:
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise _http_error(web.HTTPBadRequest, c.INVALID_PAYLOAD,
-                          "the body must be JSON") from None
-    try:
-        return schema.load(raw)
-    except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {
-            "_schema": exc.messages}
-        raise _http_error(web.HTTPBadRequest, c.INVALID_PAYLOAD,
-                          "the body is invalid", messages) from None
-
-
-def _error(status: int, code: str, message: str,
-           details: dict[str, Any] | None = None) -> web.Response:
-    error: dict[str, Any] = {"code": code, "message": message,
-                             "retryable": code in c.RETRYABLE_CODES}
-    if details is not None:
-        error["details"] = details
-    return web.json_response({"ok": False, "error": error}, status=status)
-
-
-def _http_error(cls: type[web.HTTPException], code: str, message: str,
-                details: dict[str, Any] | None = None) -> web.HTTPException:
-    response = _error(cls.status_code, code, message, details)
-    return cls(text=response.text, content_type="application/json")

@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api
-from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
-                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
+from . import api, openapi, server_api
+from .appkeys import (BACKENDS, CHAT, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+                      LIFECYCLE, PRESENCE, SETTINGS, SIO, SWEEP_JOBS,
+                      Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .log_limits import LogLimiter
@@ -27,9 +28,10 @@ from .middleware import refuse_new_sessions
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
+from .release import release
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
-from .secret_file import load_or_create_secret
+from .secret_file import ensure_data_dir, load_or_create_secret
 from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
@@ -55,6 +57,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.node_id)
     settings.check()
+    ensure_data_dir(settings.data_dir)
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
     metrics = Metrics(settings.node_id)
@@ -96,8 +99,12 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
     app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
+    app[CHAT] = chat
+    app[PRESENCE] = presence
     sio.attach(app)
     app.add_routes(api.routes)
+    app.add_routes(server_api.routes)
+    app.add_routes(openapi.routes)
     # Open on the node's port for scrapers; the public proxy must not expose it.
     app.router.add_get("/metrics", metrics.serve)
     add_page_routes(app)
@@ -115,11 +122,25 @@ async def create_app(settings: Settings | None = None) -> web.Application:
 async def _history_store(app: web.Application) -> AsyncIterator[None]:
     settings, store = app[SETTINGS], app[BACKENDS].history
     await store.open()
-    log.info("node started", extra={"fields": {
-        "backend": "redis" if settings.clustered else settings.history_backend}})
+    log.info("history store opened", extra={"fields": {
+        "backend": _backend_name(settings)}})
     yield
     await store.close()
     log.info("history store closed")
+
+
+def _backend_name(settings: Settings) -> str:
+    return "redis" if settings.clustered else settings.history_backend
+
+
+def log_started(settings: Settings, host: str | None = None,
+                port: int | None = None) -> None:
+    """Log ``node started`` once the node listens (on ``host``:``port``,
+    by default the settings' own)."""
+    log.info("node started", extra={"fields": {
+        "host": settings.host if host is None else host,
+        "port": settings.port if port is None else port,
+        "version": release(), "backend": _backend_name(settings)}})
 
 
 async def _shared_backends(app: web.Application) -> AsyncIterator[None]:

@@ -6,6 +6,8 @@ from aiohttp import web
 from .backends import Backends
 from .log_limits import LogLimiter
 from .ratelimit import RateLimiter
+from .services.chat import ChatService
+from .services.presence import PresenceService
 from .transport import ChatioServer
 from .settings import Settings
 from .tokens import TokenIssuer
@@ -26,3 +28,5 @@ GUEST_LIMITER = web.AppKey("guest_limiter", RateLimiter)
 GUEST_REFUSALS = web.AppKey("guest_refusals", LogLimiter)
 SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+CHAT = web.AppKey("chat", ChatService)
+PRESENCE = web.AppKey("presence", PresenceService)

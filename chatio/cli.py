@@ -1,19 +1,38 @@
-"""The ``chatio`` command: ``serve`` runs a node, ``token`` mints a token."""
+"""The chatio command: "serve" runs a node, "token" mints a token."""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
-from .settings import Settings, SettingsError
+from .release import release
+from .secret_file import DataDirError
+from .settings import Settings, SettingsError, parse_port
+
+
+# Why a node may fail to listen: reported in one line, exit status 2.
+_BIND_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES,
+                          errno.EADDRNOTAVAIL})
+
+
+def _port_argument(text: str) -> int:
+    try:
+        return parse_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatio", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"chatio {release()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run a chatio node")
     serve.add_argument("--host", help="address to listen on (default: $HOST)")
-    serve.add_argument("--port", type=int, help="port (default: $PORT)")
+    serve.add_argument("--port", type=_port_argument,
+                       help="port from 1 to 65535 (default: $PORT)")
 
     token = commands.add_parser("token", help="print a token for a user")
     token.add_argument("user_id")
@@ -27,11 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"chatio: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "serve":
-        return _serve(settings, args.host, args.port)
-    return _token(settings, args)
+        return _fail(str(exc))
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        return _token(settings, args)
+    except DataDirError as exc:
+        return _fail(str(exc))
+
+
+def _fail(message: str) -> int:
+    print(f"chatio: {message}", file=sys.stderr)
+    return 2
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -39,11 +65,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from aiohttp import web
 
-    from .app import HTTP_SHARE, create_app
+    from .app import HTTP_SHARE, create_app, log_started
     from .logs import configure_logging
 
     settings = settings.replace(host=host or settings.host,
-                                port=port or settings.port)
+                                port=settings.port if port is None else port)
     configure_logging(settings.log_level, settings.node_id)
     try:
         import uvloop
@@ -51,11 +77,18 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         loop = asyncio.new_event_loop()
     else:
         loop = uvloop.new_event_loop()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                backlog=settings.backlog,
-                shutdown_timeout=settings.shutdown_timeout * HTTP_SHARE,
-                access_log=None,
-                print=None, loop=loop)
+    try:
+        web.run_app(create_app(settings), host=settings.host,
+                    port=settings.port, backlog=settings.backlog,
+                    shutdown_timeout=settings.shutdown_timeout * HTTP_SHARE,
+                    access_log=None,
+                    # run_app prints once every site listens.
+                    print=lambda _: log_started(settings), loop=loop)
+    except OSError as exc:
+        if exc.errno not in _BIND_ERRORS:
+            raise
+        return _fail(f"cannot listen on {settings.host}:{settings.port}: "
+                     f"{os.strerror(exc.errno)}")
     return 0
 
 
@@ -65,18 +98,15 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from .tokens import TokenError, TokenIssuer
 
     if args.user_id.startswith(GUEST_PREFIX):
-        print(f"chatio: ids starting with {GUEST_PREFIX!r} are reserved for "
-              "guest login", file=sys.stderr)
-        return 2
+        return _fail(f"ids starting with {GUEST_PREFIX!r} are reserved for "
+                     "guest login")
     if args.ttl is not None and args.ttl <= 0:
-        print("chatio: --ttl must be > 0", file=sys.stderr)
-        return 2
+        return _fail("--ttl must be > 0")
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
     try:
         print(issuer.mint(args.user_id, name=args.name, rooms=args.rooms,
                           ttl=args.ttl))
     except TokenError as exc:
-        print(f"chatio: cannot mint that token: {exc.reason}", file=sys.stderr)
-        return 2
+        return _fail(f"cannot mint that token: {exc.reason}")
     return 0

@@ -53,6 +53,9 @@ TOKEN_EXPIRED = "TOKEN_EXPIRED"
 REFUSAL_MESSAGE = "unauthorized"
 # A CONNECT to a namespace chatio does not have.
 UNKNOWN_NAMESPACE = "UNKNOWN_NAMESPACE"
+# The ``chatio_error`` code a socket gets right before a backend's
+# ``POST /api/disconnect`` ends it: do not reconnect without a new reason to.
+KICKED = "KICKED"
 
 # Limits of the protocol itself (not configurable).
 # \Z, not $: "$" would also accept a trailing newline.

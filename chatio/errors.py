@@ -64,10 +64,17 @@ class UnknownEvent(ChatioError):
 
 
 class Unavailable(ChatioError):
-    """The store could not be read or written; the request had no effect."""
+    """The store could not be read or written; the request had no effect.
+
+    ``message`` says what failed, for the log and ``/readyz``; clients get
+    only the neutral default message.
+    """
 
     code = c.UNAVAILABLE
     default_message = "storage is unavailable, try again"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**super().to_wire(), "message": self.default_message}
 
 
 class Internal(ChatioError):

@@ -4,7 +4,8 @@ with gunicorn's ``--backlog``.
 aiohttp's worker starts serving each of gunicorn's sockets with aiohttp's
 default backlog of 128, which replaces the backlog gunicorn listened with.
 Calling ``listen`` again on a listening socket only changes its backlog, so
-this worker does that once its sites have started.
+this worker does that once its sites have started, then logs
+``node started`` with the address gunicorn listens on.
 """
 from __future__ import annotations
 
@@ -23,3 +24,14 @@ class BacklogWorker(GunicornUVLoopWebWorker):  # type: ignore[misc]
             self._backlog_applied = True
             for sock in self.sockets:
                 sock.listen(self.cfg.backlog)
+            self._log_started()
+
+    def _log_started(self) -> None:
+        from .app import log_started
+        from .appkeys import SETTINGS
+
+        app = self.wsgi
+        if self.sockets and hasattr(app, "get") and SETTINGS in app:
+            address = self.sockets[0].getsockname()
+            log_started(app[SETTINGS], str(address[0]), int(address[1])
+                        if len(address) > 1 else None)

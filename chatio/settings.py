@@ -20,6 +20,8 @@ T = TypeVar("T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+# Variables whose values never appear in an error message.
+_SECRETS = frozenset({"CHATIO_SECRET", "CHATIO_API_KEY"})
 
 
 class SettingsError(ValueError):
@@ -43,9 +45,11 @@ class Rate:
         if text == "0":
             return cls(0.0, 0)
         rate, sep, burst = text.partition("/")
+        expected = "expected RATE/BURST, for example 10/20, or 0"
         if not sep:
-            raise ValueError("expected RATE/BURST, for example 10/20, or 0")
-        per_second, size = float(rate), int(burst)
+            raise ValueError(expected)
+        per_second = _number(rate, expected)
+        size = _whole(burst, expected)
         if per_second <= 0 or size < 1:
             raise ValueError("RATE must be > 0 and BURST >= 1")
         return cls(per_second, size)
@@ -105,7 +109,7 @@ class Settings:
         defaults = cls()
         settings = cls(
             host=reader.get("HOST", str, defaults.host),
-            port=reader.get("PORT", _port, defaults.port),
+            port=reader.get("PORT", parse_port, defaults.port),
             backlog=reader.get("CHATIO_BACKLOG", _backlog, defaults.backlog),
             secret=reader.get("CHATIO_SECRET", _secret, None),
             api_key=reader.get("CHATIO_API_KEY", _nonempty, None),
@@ -180,7 +184,24 @@ class _Reader:
         try:
             return parse(raw)
         except (ValueError, TypeError) as exc:
-            raise SettingsError(f"{name}={raw!r} is invalid: {exc}") from None
+            shown = name if name in _SECRETS else f"{name}={raw!r}"
+            raise SettingsError(f"{shown} is invalid: {exc}") from None
+
+
+def _whole(text: str, expected: str) -> int:
+    """``int(text)`` with ``expected`` as the error instead of Python's."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(expected) from None
+
+
+def _number(text: str, expected: str) -> float:
+    """``float(text)`` with ``expected`` as the error instead of Python's."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(expected) from None
 
 
 def _bool(text: str) -> bool:
@@ -189,39 +210,43 @@ def _bool(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError("expected one of 1/0/true/false/yes/no")
+    raise ValueError("expected one of 1/0/true/false/yes/no/on/off")
 
 
-def _port(text: str) -> int:
-    port = int(text)
+PORT_RANGE = "expected a port number from 1 to 65535"
+
+
+def parse_port(text: str) -> int:
+    """A TCP port from 1 to 65535 (``PORT`` and ``chatio serve --port``)."""
+    port = _whole(text, PORT_RANGE)
     if not 0 < port < 65536:
-        raise ValueError("expected a port number from 1 to 65535")
+        raise ValueError(PORT_RANGE)
     return port
 
 
 def _backlog(text: str) -> int:
-    value = int(text)
+    value = _whole(text, "expected a whole number from 1 to 65535")
     if not 1 <= value <= 65535:
         raise ValueError("expected a whole number from 1 to 65535")
     return value
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole(text, "expected a whole number >= 1")
     if value < 1:
         raise ValueError("expected a whole number >= 1")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _number(text, "expected a number of seconds > 0")
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a number of seconds > 0")
     return value
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    value = _number(text, "expected a number of seconds >= 0")
     if not 0 <= value < float("inf"):
         raise ValueError("expected a number of seconds >= 0")
     return value

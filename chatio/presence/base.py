@@ -60,3 +60,7 @@ class PresenceStore(Protocol):
 
     async def is_connected(self, room: str, user_id: str) -> bool:
         """Whether the user has a live /chat connection in ``room``."""
+
+    async def devices(self, room: str) -> dict[str, int]:
+        """For each user present in ``room``, how many live /chat
+        connections they have there (0 during their grace period)."""

@@ -110,6 +110,14 @@ class FailoverPresenceStore:
                 self._fail(exc)
         return await self._local.is_connected(room, user_id)
 
+    async def devices(self, room: str) -> dict[str, int]:
+        if not self._down:
+            try:
+                return await self._shared.devices(room)
+            except Unavailable as exc:
+                self._fail(exc)
+        return await self._local.devices(room)
+
     def _fail(self, exc: Unavailable) -> None:
         if not self._down:
             log.warning("presence falls back to this node: %s", exc.message)

@@ -89,6 +89,10 @@ class MemoryPresenceStore:
         presence = self._rooms.get(room, {}).get(user_id)
         return presence is not None and bool(presence.connections)
 
+    async def devices(self, room: str) -> dict[str, int]:
+        return {user_id: len(presence.connections)
+                for user_id, presence in self._rooms.get(room, {}).items()}
+
     def connections(self) -> list[Connection]:
         """Every live connection this store holds."""
         return [Connection(room, presence.member, conn_id, conn.node_id)

@@ -355,6 +355,17 @@ class RedisPresenceStore:
             raise _unavailable(exc) from exc
         return bool(count)
 
+    async def devices(self, room: str) -> dict[str, int]:
+        try:
+            users = await self._client.hkeys(self._users_key(room))
+            async with self._client.pipeline(transaction=False) as pipe:
+                for user in users:
+                    pipe.hlen(self._conns_key(room, _text(user)))
+                counts = await pipe.execute()
+        except REDIS_FAILURES as exc:
+            raise _unavailable(exc) from exc
+        return {_text(user): int(count) for user, count in zip(users, counts)}
+
     # -- re-registration -----------------------------------------------------
 
     async def reregister(self, node_id: str,

@@ -12,6 +12,7 @@ from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import Draft, HistoryStore
+from ..tokens import Identity
 from .room_events import RoomListener
 from .session import SocketSession
 
@@ -108,6 +109,15 @@ class ChatService:
             await self._notify("message_sent", session, room)
         return {"message": appended.message, "duplicate": appended.duplicate}
 
+    async def publish(self, identity: Identity, room: str, text: str,
+                      client_id: str | None = None) -> dict[str, Any]:
+        """``send`` on behalf of a backend: as ``identity``, from a session
+        that has joined ``room`` and that no socket receives as its own."""
+        session = SocketSession(sid=f"api-{uuid.uuid4().hex}",
+                                identity=identity, address="api",
+                                rooms={room})
+        return await self.send(session, room, text, client_id)
+
     async def _resent(self, room: str, user_id: str,
                       client_id: str) -> dict[str, Any] | None:
         sent = await self._store.find_sent(room, user_id, client_id)
@@ -125,6 +135,11 @@ class ChatService:
         """A page of a joined room's history, oldest first."""
         if room not in session.rooms:
             raise NotInRoom()
+        return await self.read(room, limit, before, after)
+
+    async def read(self, room: str, limit: int, before: int | None = None,
+                   after: int | None = None) -> dict[str, Any]:
+        """A page of any room's history, as ``history`` answers it."""
         if after is not None:
             page = await self._store.after(room, after, limit)
         elif before is not None:
@@ -135,6 +150,10 @@ class ChatService:
         if page.gap:
             ack["gap"] = True
         return ack
+
+    async def last_seq(self, room: str) -> int:
+        """The ``seq`` of the room's latest message (0 when it has none)."""
+        return await self._store.last_seq(room)
 
     async def _notify(self, hook: str, session: SocketSession, room: str,
                       *args: Any) -> None:

@@ -52,6 +52,13 @@ class PresenceService(RoomListener):
         for departure in await self._store.expire():
             await self._announce(departure.room, departure.member, LEFT)
 
+    async def occupants(self, room: str) -> list[dict[str, Any]]:
+        """Who is present in ``room``, each with their live device count."""
+        members = await self._store.members(room)
+        devices = await self._store.devices(room)
+        return [{**m.public(), "devices": devices.get(m.user_id, 0)}
+                for m in sorted(members, key=lambda m: m.user_id)]
+
     async def is_connected(self, room: str, user_id: str) -> bool:
         return await self._store.is_connected(room, user_id)
 

@@ -43,6 +43,12 @@ class FrameDelivery(socketio.AsyncManager):
             return
         self.deliver(event, data, namespace or "/", room, skip_sid)
 
+    async def disconnect_user(self, user_id: str,
+                              notice: dict[str, Any]) -> int:
+        """Disconnect ``user_id``'s sockets (``ChatioServer.disconnect_user``);
+        a cluster manager also tells the other nodes."""
+        return await self.server.disconnect_local_user(user_id, notice)
+
     async def emit_volatile(self, event: str, data: Any, namespace: str,
                             room: str, skip_sid: str | None = None) -> None:
         """Emit to ``room`` but skip sockets already falling behind: for

@@ -13,7 +13,9 @@ closes the gaps a chat service cannot live with:
   whether cross-node delivery works right now;
 * volatile emits: each receiving node skips its own lagging sockets;
 * publications from other nodes are delivered like local emits, through
-  ``FrameDelivery`` (one frame per publication, no task per recipient).
+  ``FrameDelivery`` (one frame per publication, no task per recipient);
+* ``disconnect_user``: a ``disconnect`` publication that names a user
+  instead of a sid; each node disconnects that user's sockets.
 """
 from __future__ import annotations
 
@@ -118,6 +120,23 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         self.deliver(event, data, namespace, room, skip_sid, volatile=True)
         await self._publish(message)
 
+    async def disconnect_user(self, user_id: str,
+                              notice: dict[str, Any]) -> int:
+        await self._publish({"method": "disconnect", "sid": None,
+                             "chatio_user": user_id, "notice": notice,
+                             "host_id": self.host_id})
+        return await super().disconnect_user(user_id, notice)
+
+    async def _handle_disconnect(self, message: dict[str, Any]) -> None:
+        user_id = message.get("chatio_user")
+        if user_id is None:
+            await super()._handle_disconnect(message)
+        elif isinstance(user_id, str) and isinstance(
+                message.get("notice"), dict):
+            # Queued in the sockets' lanes: the listener does not wait.
+            await self.server.disconnect_local_user(
+                user_id, message["notice"], wait=False)
+
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("volatile"):
             data = message.get("data")
@@ -153,6 +172,7 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         lost_once = False
+        subscribed_once = False
         while True:
             pubsub = self._subscriber.pubsub()
             try:
@@ -161,12 +181,14 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
                     self.reconnects += 1
                     self._on_reconnect()
                     log.info("resubscribed to Redis pub/sub")
-                self._listening = True
+                self._listening = subscribed_once = True
                 async for message in self._messages(pubsub):
                     yield message
             except REDIS_FAILURES as exc:
                 if self._listening or not lost_once:
-                    log.warning("Redis pub/sub lost; resubscribing",
+                    log.warning("Redis pub/sub lost; resubscribing"
+                                if subscribed_once else
+                                "cannot subscribe to Redis pub/sub; retrying",
                                 extra={"fields": {
                                     "error": f"{type(exc).__name__}: {exc}"}})
                 self._listening = False

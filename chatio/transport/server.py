@@ -232,6 +232,39 @@ class ChatioServer(socketio.AsyncServer):
         log.warning("client dropped", extra={"fields": {
             "session": eio_sid, "code": code, "reason": reason}})
 
+    async def disconnect_user(self, user_id: str,
+                              notice: dict[str, Any]) -> int:
+        """Disconnect every socket of ``user_id`` on every node; each first
+        gets ``notice`` as ``chatio_error``. Returns how many were on this
+        node (the client manager tells the other nodes)."""
+        return await self.manager.disconnect_user(user_id, notice)
+
+    async def disconnect_local_user(self, user_id: str,
+                                    notice: dict[str, Any],
+                                    wait: bool = True) -> int:
+        """``disconnect_user`` for this node's sockets alone. Each runs in
+        its socket's lane, after the events it already sent; ``wait`` says
+        whether to return only once they all ran."""
+        targets = [(namespace, sid)
+                   for namespace, handler in self.namespace_handlers.items()
+                   if isinstance(handler, EventNamespace)
+                   for sid, session in list(handler.sessions.items())
+                   if session.user_id == user_id]
+        for namespace, sid in targets:
+            self.lanes.submit(sid, lambda namespace=namespace, sid=sid:
+                              self._disconnect_with(sid, namespace, notice))
+        for _, sid in targets if wait else ():
+            await self.lanes.wait_idle(sid)
+        return len(targets)
+
+    async def _disconnect_with(self, sid: str, namespace: str,
+                               notice: dict[str, Any]) -> None:
+        if not self.manager.is_connected(sid, namespace):
+            return
+        await self.emit(c.EVENT_CHATIO_ERROR, notice, to=sid,
+                        namespace=namespace, ignore_queue=True)
+        await self.disconnect(sid, namespace, ignore_queue=True)
+
     async def drop_transports(self) -> int:
         """Close every client's transport abruptly; returns how many."""
         sockets = list(self.eio.sockets.values())

@@ -42,6 +42,9 @@ export const TOKEN_EXPIRED = "TOKEN_EXPIRED";
 export const REFUSAL_MESSAGE = "unauthorized";
 // A CONNECT to a namespace the node does not have.
 export const UNKNOWN_NAMESPACE = "UNKNOWN_NAMESPACE";
+// Sent as chatio_error right before a backend disconnected the socket
+// (POST /api/disconnect): do not reconnect without a new reason to.
+export const KICKED = "KICKED";
 
 // Limits of the protocol itself.
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;

@@ -51,6 +51,17 @@ async def test_most_recent_device_names_the_user(store: PresenceStore) -> None:
     assert sorted(await store.members("r"), key=lambda m: m.user_id) == [ANN_PHONE, BOB]
 
 
+async def test_devices_count_live_connections_per_user(store: PresenceStore) -> None:
+    assert await store.devices("r") == {}
+    await store.add("r", ANN, "c1", "n1")
+    await store.add("r", ANN_PHONE, "c2", "n2")
+    await store.add("r", BOB, "c3", "n1")
+    await store.add("other", BOB, "c4", "n1")
+    assert await store.devices("r") == {"ann": 2, "bob": 1}
+    await store.remove("r", "bob", "c3", grace=5)
+    assert await store.devices("r") == {"ann": 2, "bob": 0}
+
+
 async def test_grace_keeps_user_present_until_expiry(store: PresenceStore, clock: FakeClock) -> None:
     await store.add("r", ANN, "c1", "n1")
     assert await store.remove("r", "ann", "c1", grace=5) is None

@@ -13,29 +13,10 @@ from chatio.constants import (FORBIDDEN, GUEST_PREFIX, INVALID_PAYLOAD,
                               TOKEN_EXPIRED)
 from chatio.settings import Rate
 from support import BACKENDS, assert_error, mint_token
+from support.http import API_KEY, bearer, request
 from support.tokens import load_token
 
-API_KEY = "test-api-key-0123456789"
 DAY = 86400
-
-
-async def request(method: str, url: str, *, json: Any = None,
-                  data: Any = None, headers: dict | None = None
-                  ) -> tuple[int, Any]:
-    """One HTTP request; returns the status and the JSON body (or text)."""
-    async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=10)) as session:
-        async with session.request(method, url, json=json, data=data,
-                                   headers=headers) as resp:
-            try:
-                body = await resp.json(content_type=None)
-            except ValueError:
-                body = await resp.text()
-            return resp.status, body
-
-
-def bearer(key: str = API_KEY) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def whoami(clients, server, token: str) -> dict:

@@ -71,3 +71,36 @@ def test_cluster_mode_needs_an_explicit_secret() -> None:
     assert (s.redis_prefix, s.presence_ttl) == ("staging", 12)
     assert Settings.from_env({}).redis_prefix == "chatio"
     assert Settings.from_env({}).presence_ttl == 30
+
+
+def test_a_secret_value_never_appears_in_an_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CHATIO_SECRET": "hunter2"})
+    assert "hunter2" not in str(caught.value)
+    assert str(caught.value) == ("CHATIO_SECRET is invalid: use at least 16 "
+                                 "characters")
+
+
+@pytest.mark.parametrize("name,value,expected", [
+    ("CHATIO_RATE_MESSAGES", "10/x", "expected RATE/BURST, for example 10/20, or 0"),
+    ("CHATIO_RATE_MESSAGES", "x/10", "expected RATE/BURST, for example 10/20, or 0"),
+    ("PORT", "abc", "expected a port number from 1 to 65535"),
+    ("CHATIO_BACKLOG", "lots", "expected a whole number from 1 to 65535"),
+    ("CHATIO_MAX_PAYLOAD", "1.5", "expected a whole number >= 1"),
+    ("CHATIO_TOKEN_TTL", "soon", "expected a number of seconds > 0"),
+    ("CHATIO_PRESENCE_GRACE", "x", "expected a number of seconds >= 0"),
+])
+def test_errors_state_the_expected_format(name: str, value: str,
+                                          expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value})
+    assert str(caught.value) == f"{name}={value!r} is invalid: {expected}"
+    assert "literal" not in str(caught.value)
+
+
+def test_the_boolean_error_lists_every_accepted_word() -> None:
+    for word in ("on", "off", "ON"):
+        Settings.from_env({"CHATIO_GUEST_LOGIN": word})
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CHATIO_GUEST_LOGIN": "maybe"})
+    assert "1/0/true/false/yes/no/on/off" in str(caught.value)
