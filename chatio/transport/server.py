@@ -246,8 +246,7 @@ class ChatioServer(socketio.AsyncServer):
         its socket's lane, after the events it already sent; ``wait`` says
         whether to return only once they all ran."""
         targets = [(namespace, sid)
-                   for namespace, handler in self.namespace_handlers.items()
-                   if isinstance(handler, EventNamespace)
+                   for namespace, handler in self._event_handlers.items()
                    for sid, session in list(handler.sessions.items())
                    if session.user_id == user_id]
         for namespace, sid in targets:

@@ -312,8 +312,9 @@ class ChatioSocket(AsyncSocket):
         conn = self.ws
         if conn is not None:
             conn.close()
-        elif not abort:
-            self.queue.put_nowait(None)  # ends a pending poll after CLOSE
+        else:
+            # Ends a pending long-poll: after the CLOSE packet, or at once.
+            self.queue.put_nowait(None)
         # A pending long-poll still gets the CLOSE packet; without one the
         # session goes now rather than when the heartbeat check finds it.
         if was_open and (conn is not None or not self._polling):
