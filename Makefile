@@ -1,5 +1,6 @@
 # chatio: `make run` starts one node, `make test` runs every test,
-# `make bench` measures cluster fan-out (not part of `make test`).
+# `make bench` measures cluster fan-out (not part of `make test`), `make fuzz`
+# sends one node 100,000 hostile packets (`make test` runs 20,000 of them).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ JS_TESTS := tests/js
 BENCH := bench
 CLIENT_JS := client-js
 
-.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench clean
+.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench fuzz clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -58,6 +59,10 @@ bench-deps: $(BENCH)/node_modules/.package-lock.json
 bench: install system-deps bench-deps
 	bash .ci/system-deps redis
 	$(BIN)/python $(BENCH)/cluster_fanout.py $(BENCH_ARGS)
+
+# Seeded; FUZZ_ARGS="--seed 1234 --packets 20000" or "--replay N"; see --help.
+fuzz: install
+	$(BIN)/python tests/fuzz/live.py $(FUZZ_ARGS)
 
 # The client library, the committed page build, and the page in chromium.
 test-client: install system-deps client-deps
