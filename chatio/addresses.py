@@ -11,18 +11,28 @@ from .settings import Network
 
 def client_address(request: web.BaseRequest, trusted: Sequence[Network]) -> str:
     """The nearest address in the forwarding chain that is not a trusted proxy."""
-    peer = request.remote or ""
-    if not trusted or not _is_trusted(peer, trusted):
+    return forwarded_address(request.remote or "",
+                             ",".join(request.headers.getall("X-Forwarded-For", [])),
+                             trusted)
+
+
+def forwarded_address(peer: str, forwarded: str,
+                      trusted: Sequence[Network]) -> str:
+    """``client_address`` from the peer's address and the X-Forwarded-For
+    header (all its values joined by commas)."""
+    if not is_trusted(peer, trusted):
         return peer
-    forwarded = ",".join(request.headers.getall("X-Forwarded-For", []))
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop if _is_address(hop) else peer
     return hops[0] if hops and _is_address(hops[0]) else peer
 
 
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether ``address`` is an IP address in one of the ``trusted`` networks."""
+    if not address or not trusted:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -11,8 +11,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from . import constants as c
 from .addresses import client_address
-from .appkeys import BACKENDS, GUEST_LIMITER, ISSUER, SETTINGS
+from .appkeys import BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER, SETTINGS
 from .errors import Unavailable
+from .origins import origin_allowed, request_origins
 from .schemas import StrictNumber, StrictString
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PATTERNS, TokenError
 
@@ -97,6 +98,9 @@ async def guest_login(request: web.Request) -> web.Response:
     if not settings.guest_login:
         raise web.HTTPNotFound()
     address = client_address(request, settings.trusted_proxies)
+    refused = _cross_site_refusal(request, address)
+    if refused is not None:
+        return refused
     retry_after = await request.app[GUEST_LIMITER].acquire(address)
     if retry_after > 0:
         response = _error(429, c.RATE_LIMITED, "too many guest logins",
@@ -119,6 +123,32 @@ async def guest_login(request: web.Request) -> web.Response:
     token = issuer.mint(user_id, name=name)
     return web.json_response({"token": token, "expires_in": issuer.expires_in(None),
                               "user": {"id": user_id, "name": name}})
+
+
+def _cross_site_refusal(request: web.Request,
+                        address: str) -> web.Response | None:
+    """Refuse what a page on another site could make a visitor's browser
+    send (login CSRF, spending the visitor's guest budget): a foreign
+    ``Origin``, or a body not sent as ``application/json``, which cross-site
+    forms and simple requests cannot do."""
+    settings = request.app[SETTINGS]
+    refusals = request.app[GUEST_REFUSALS]
+    origins = request.headers.getall("Origin", [])
+    if origins:
+        allowed = request_origins(request, settings.cors_origins,
+                                  settings.trusted_proxies)
+        if not all(origin_allowed(origin, allowed) for origin in origins):
+            refusals.log("guest-origin", "guest login from a foreign origin "
+                         "refused", fields={"address": address,
+                                            "origin": origins[0][:200]})
+            return _error(403, c.FORBIDDEN,
+                          "requests from this origin are not allowed")
+    if request.content_type != "application/json":
+        refusals.log("guest-content-type", "guest login without a JSON "
+                     "content type refused", fields={"address": address})
+        return _error(415, c.INVALID_PAYLOAD,
+                      "the body must be sent as application/json")
+    return None
 
 
 async def _load(request: web.Request, schema: Schema) -> dict[str, Any]:

@@ -15,22 +15,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import api
-from .appkeys import (BACKENDS, GUEST_LIMITER, ISSUER, LIFECYCLE, SETTINGS, SIO,
-                      SWEEP_JOBS, Lifecycle)
+from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
-from .fanout import SocketIOFanout
+from .log_limits import LogLimiter
 from .logs import configure_logging
-from .managers import RedisManager
+from .origins import request_origins
 from .metrics import Metrics
-from .middleware import refuse_new_sessions, websocket_compression
+from .middleware import refuse_new_sessions
 from .namespaces.chat import ChatNamespace
 from .namespaces.presence import PresenceNamespace
 from .namespaces.typing_ns import TypingNamespace
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
 from .secret_file import load_or_create_secret
-from .server import ChatioServer
 from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
@@ -38,6 +37,7 @@ from .settings import Settings
 from .store.instrumented import InstrumentedHistoryStore
 from .sweeper import sweep_forever, sweep_interval
 from .tokens import TokenIssuer
+from .transport import ChatioServer, NamespaceFanout, RedisManager
 from .web import add_page_routes
 
 log = logging.getLogger("chatio.app")
@@ -58,47 +58,43 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     secret = settings.secret or load_or_create_secret(settings.data_dir)
     issuer = TokenIssuer(secret, settings.token_ttl)
     metrics = Metrics(settings.node_id)
-    backends = build_backends(
-        settings, on_publish_failure=metrics.redis_publish_failed,
-        on_reconnect=metrics.redis_reconnected)
+    backends = build_backends(settings, metrics)
     lifecycle = Lifecycle()
 
     sio = ChatioServer(
-        metrics=metrics,
-        client_manager=backends.manager,
-        cors_allowed_origins=settings.cors_allowed,
-        max_http_buffer_size=settings.max_payload,
+        metrics=metrics, manager=backends.manager,
+        allowed_origins=lambda request: request_origins(
+            request, settings.cors_origins, settings.trusted_proxies),
+        max_payload=settings.max_payload, max_buffered=settings.max_buffered,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
-        # "/" and any other namespace are refused.
-        namespaces=[CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE],
-        logger=False, engineio_logger=False,
+        ws_compression=settings.ws_compression,
     )
     presence = PresenceService(
-        backends.presence, SocketIOFanout(sio, PRESENCE_NAMESPACE),
+        backends.presence, NamespaceFanout(sio, PRESENCE_NAMESPACE, metrics),
         settings.node_id, settings.presence_grace)
     typing = TypingService(
-        backends.typing, SocketIOFanout(sio, TYPING_NAMESPACE), presence,
+        backends.typing, NamespaceFanout(sio, TYPING_NAMESPACE, metrics), presence,
         backends.typing_limiter, settings.typing_ttl)
     chat = ChatService(InstrumentedHistoryStore(backends.history, metrics),
                        backends.message_limiter,
-                       SocketIOFanout(sio, CHAT_NAMESPACE),
+                       NamespaceFanout(sio, CHAT_NAMESPACE, metrics),
                        listeners=[presence, typing])  # presence first
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
-    sio.register_namespace(ChatNamespace(
+    sio.add_namespace(ChatNamespace(
         chat, max_message_chars=settings.max_message_chars, **auth))
-    sio.register_namespace(PresenceNamespace(presence, **auth))
-    sio.register_namespace(TypingNamespace(typing, **auth))
+    sio.add_namespace(PresenceNamespace(presence, **auth))
+    sio.add_namespace(TypingNamespace(typing, **auth))
 
     app = web.Application(middlewares=[
         refuse_new_sessions(lambda: lifecycle.shutting_down),
-        websocket_compression(settings.ws_compression),
     ])
     app[SETTINGS] = settings
     app[SIO] = sio
     app[BACKENDS] = backends
     app[ISSUER] = issuer
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
+    app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
     sio.attach(app)
     app.add_routes(api.routes)

@@ -4,8 +4,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from .backends import Backends
+from .log_limits import LogLimiter
 from .ratelimit import RateLimiter
-from .server import ChatioServer
+from .transport import ChatioServer
 from .settings import Settings
 from .tokens import TokenIssuer
 
@@ -22,5 +23,6 @@ SIO = web.AppKey("sio", ChatioServer)
 BACKENDS = web.AppKey("backends", Backends)
 ISSUER = web.AppKey("token_issuer", TokenIssuer)
 GUEST_LIMITER = web.AppKey("guest_limiter", RateLimiter)
+GUEST_REFUSALS = web.AppKey("guest_refusals", LogLimiter)
 SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-import socketio
 
 from .errors import Unavailable
-from .managers import LocalManager, RedisManager
+from .metrics import Metrics
 from .presence import MemoryPresenceStore, PresenceStore
 from .presence.failover import FailoverPresenceStore
 from .presence.redis import RedisPresenceStore
@@ -21,6 +18,7 @@ from .ratelimit import MemoryRateLimiter, RateLimiter
 from .ratelimit.redis import RedisRateLimiter
 from .redis_client import new_client
 from .settings import Settings
+from .transport import FrameDelivery, LocalManager, RedisManager
 from .store import HistoryStore, build_history_store
 from .store.redis import RedisHistoryStore
 from .typing_state import MemoryTypingState, TypingState
@@ -30,14 +28,13 @@ from .typing_state.redis import RedisTypingState
 # A readiness check returns normally when its dependency works and raises
 # ``Unavailable`` saying what is wrong when it does not.
 Check = Callable[[], Awaitable[None]]
-Hook = Callable[[], None]
 
 
 @dataclasses.dataclass
 class Backends:
     """What a node keeps its state in, and how it reaches other nodes."""
 
-    manager: socketio.AsyncManager
+    manager: FrameDelivery
     history: HistoryStore
     presence: PresenceStore
     typing: TypingState
@@ -56,20 +53,19 @@ class Backends:
             await closer()
 
 
-def build_backends(settings: Settings, *,
-                   on_publish_failure: Hook | None = None,
-                   on_reconnect: Hook | None = None) -> Backends:
-    """The backends ``settings`` ask for, not yet opened."""
+def build_backends(settings: Settings, metrics: Metrics) -> Backends:
+    """The backends ``settings`` ask for, not yet opened; ``metrics``
+    records what the delivery path does."""
     if settings.clustered:
-        return _cluster(settings, on_publish_failure, on_reconnect)
-    return _single_node(settings)
+        return _cluster(settings, metrics)
+    return _single_node(settings, metrics)
 
 
-def _single_node(settings: Settings) -> Backends:
+def _single_node(settings: Settings, metrics: Metrics) -> Backends:
     history = build_history_store(settings)
     presence = MemoryPresenceStore()
     return Backends(
-        manager=LocalManager(),
+        manager=LocalManager(metrics=metrics),
         history=history,
         presence=presence,
         typing=MemoryTypingState(),
@@ -80,16 +76,12 @@ def _single_node(settings: Settings) -> Backends:
     )
 
 
-def _cluster(settings: Settings, on_publish_failure: Hook | None,
-             on_reconnect: Hook | None) -> Backends:
+def _cluster(settings: Settings, metrics: Metrics) -> Backends:
     url, prefix = settings.redis_url, settings.redis_prefix
     assert url is not None
-    hooks: dict[str, Any] = {}
-    if on_publish_failure is not None:
-        hooks["on_publish_failure"] = on_publish_failure
-    if on_reconnect is not None:
-        hooks["on_reconnect"] = on_reconnect
-    manager = RedisManager(url, f"{prefix}:socketio", **hooks)
+    manager = RedisManager(url, f"{prefix}:socketio", metrics=metrics,
+                           on_publish_failure=metrics.redis_publish_failed,
+                           on_reconnect=metrics.redis_reconnected)
     history = RedisHistoryStore(url, prefix, settings.history_retention)
     client = new_client(url)
 

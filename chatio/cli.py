@@ -52,6 +52,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     else:
         loop = uvloop.new_event_loop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                backlog=settings.backlog,
                 shutdown_timeout=settings.shutdown_timeout * HTTP_SHARE,
                 access_log=None,
                 print=None, loop=loop)

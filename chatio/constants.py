@@ -51,6 +51,8 @@ RETRYABLE_CODES = frozenset({RATE_LIMITED, UNAVAILABLE, INTERNAL})
 UNAUTHORIZED = "UNAUTHORIZED"
 TOKEN_EXPIRED = "TOKEN_EXPIRED"
 REFUSAL_MESSAGE = "unauthorized"
+# A CONNECT to a namespace chatio does not have.
+UNKNOWN_NAMESPACE = "UNKNOWN_NAMESPACE"
 
 # Limits of the protocol itself (not configurable).
 # \Z, not $: "$" would also accept a trailing newline.
@@ -61,8 +63,8 @@ MAX_PAGE_LIMIT = 200
 CLIENT_ID_MAX_CHARS = 64
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
-# A volatile send skips a socket with at least this many packets queued.
-VOLATILE_QUEUE_LIMIT = 16
+# A volatile send skips a socket with more than this many bytes unsent.
+VOLATILE_BUFFER_LIMIT = 16 * 1024
 
 # Tokens.
 TOKEN_SALT = "chatio-auth"

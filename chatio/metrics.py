@@ -38,6 +38,11 @@ BROADCAST_EVENTS = frozenset({c.EVENT_MESSAGE, c.EVENT_PRESENCE,
 # Codes of failed events and of refused connections.
 ERROR_CODES = frozenset(c.ERROR_CODES) | {c.UNAUTHORIZED, c.TOKEN_EXPIRED}
 
+# Codes a connection is closed with, or a bad packet answered with, by the
+# transport (see chatio.transport.socket and chatio.transport.wire).
+TRANSPORT_CODES = frozenset({"PROTOCOL_ERROR", "BINARY_UNSUPPORTED",
+                             "PAYLOAD_TOO_LARGE", "INVALID_PAYLOAD"})
+
 STORE_APPEND = "append"
 STORE_READ = "read"
 STORE_OPERATIONS = (STORE_APPEND, STORE_READ)
@@ -95,6 +100,18 @@ class Metrics:
             "Recipients a volatile broadcast skipped because their queue "
             "was full, per namespace.",
             ["namespace"], registry=reg)
+        self._sessions = Gauge(
+            "chatio_transport_sessions",
+            "engine.io sessions open on this node, authenticated or not.",
+            registry=reg)
+        self._protocol_errors = Counter(
+            "chatio_protocol_errors",
+            "Packets that broke the protocol or its limits, per code.",
+            ["code"], registry=reg)
+        self._slow_consumers = Counter(
+            "chatio_slow_consumer_disconnects",
+            "Clients disconnected because more than CHATIO_MAX_BUFFERED "
+            "bytes waited for them.", registry=reg)
         self._publish_failures = Counter(
             "chatio_redis_publish_failures",
             "Fan-out publishes to Redis that failed (the emit was dropped).",
@@ -164,6 +181,20 @@ class Metrics:
         if recipients:
             self._volatile_skips.labels(
                 _bounded(namespace, NAMESPACES)).inc(recipients)
+
+    # -- transport --------------------------------------------------------
+
+    def count_sessions(self, count: Callable[[], int]) -> None:
+        """Report ``count()`` as the open engine.io sessions (at scrape)."""
+        self._sessions.set_function(count)
+
+    def protocol_error(self, code: str) -> None:
+        """A client broke the protocol (``code``, see docs/protocol.md)."""
+        self._protocol_errors.labels(_bounded(code, TRANSPORT_CODES)).inc()
+
+    def slow_consumer_dropped(self) -> None:
+        """A client that stopped reading was disconnected."""
+        self._slow_consumers.inc()
 
     # -- Redis (cluster mode) ---------------------------------------------
 

@@ -63,6 +63,7 @@ class Settings:
 
     host: str = "0.0.0.0"
     port: int = 8000
+    backlog: int = 2048
     secret: str | None = None
     api_key: str | None = None
     data_dir: Path = Path("./data")
@@ -74,6 +75,7 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     max_message_chars: int = 2000
     max_payload: int = 65536
+    max_buffered: int = 4 * 1024 * 1024
     history_retention: int = 10000
     history_backend: str = "sqlite"
     rate_messages: Rate = Rate(10, 20)
@@ -95,13 +97,6 @@ class Settings:
         """Whether this node shares its state with others through Redis."""
         return self.redis_url is not None
 
-    @property
-    def cors_allowed(self) -> str | list[str] | None:
-        """The value python-socketio expects for ``cors_allowed_origins``."""
-        if "*" in self.cors_origins:
-            return "*"
-        return list(self.cors_origins) or None
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default: the process environment)."""
@@ -111,6 +106,7 @@ class Settings:
         settings = cls(
             host=reader.get("HOST", str, defaults.host),
             port=reader.get("PORT", _port, defaults.port),
+            backlog=reader.get("CHATIO_BACKLOG", _backlog, defaults.backlog),
             secret=reader.get("CHATIO_SECRET", _secret, None),
             api_key=reader.get("CHATIO_API_KEY", _nonempty, None),
             data_dir=reader.get("CHATIO_DATA_DIR", Path, defaults.data_dir),
@@ -126,6 +122,8 @@ class Settings:
                                          defaults.max_message_chars),
             max_payload=reader.get("CHATIO_MAX_PAYLOAD", _positive_int,
                                    defaults.max_payload),
+            max_buffered=reader.get("CHATIO_MAX_BUFFERED", _positive_int,
+                                    defaults.max_buffered),
             history_retention=reader.get("CHATIO_HISTORY_RETENTION",
                                          _positive_int,
                                          defaults.history_retention),
@@ -199,6 +197,13 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise ValueError("expected a port number from 1 to 65535")
     return port
+
+
+def _backlog(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a whole number from 1 to 65535")
+    return value
 
 
 def _positive_int(text: str) -> int:

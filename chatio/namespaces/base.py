@@ -2,7 +2,9 @@
 
 A subclass declares handlers with ``@handles(EVENT)`` and a schema per event;
 this class validates payloads, maps domain errors to the wire once, and
-keeps each socket's ``SocketSession``.
+keeps each socket's ``SocketSession``. It knows nothing of Socket.IO's
+library: ``chatio.transport`` calls ``connect``, ``dispatch`` and
+``disconnect`` for it.
 """
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import socketio
 from marshmallow import Schema, ValidationError
 
 from .. import constants as c
-from ..addresses import client_address
+from ..addresses import forwarded_address
 from ..connect_auth import authenticate
 from ..errors import ChatioError, Internal, InvalidPayload, UnknownEvent, failure
 from ..services.session import SocketSession
@@ -35,7 +36,7 @@ def handles(event: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-class EventNamespace(socketio.AsyncNamespace):
+class EventNamespace:
     """A namespace whose events are validated, ordered and acked uniformly."""
 
     # (event, error code) pairs that are dropped silently when the client
@@ -45,7 +46,7 @@ class EventNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str, *, issuer: TokenIssuer,
                  trusted_proxies: tuple[Network, ...],
                  schemas: Mapping[str, Schema]) -> None:
-        super().__init__(namespace)
+        self.namespace = namespace
         self.sessions: dict[str, SocketSession] = {}
         self._issuer = issuer
         self._trusted = trusted_proxies
@@ -64,25 +65,27 @@ class EventNamespace(socketio.AsyncNamespace):
     def events(self) -> frozenset[str]:
         return frozenset(self._handlers)
 
-    async def on_connect(self, sid: str, environ: dict[str, Any],
-                         auth: Any = None) -> None:
-        address = client_address(environ["aiohttp.request"], self._trusted)
+    async def connect(self, sid: str, environ: dict[str, Any],
+                      auth: Any = None) -> None:
+        """Authenticate a new socket; ``TokenError`` refuses it."""
+        address = forwarded_address(environ.get("REMOTE_ADDR", ""),
+                                    environ.get("HTTP_X_FORWARDED_FOR", ""),
+                                    self._trusted)
         try:
             identity = authenticate(self._issuer, environ, auth)
         except TokenError as exc:
             log.info("connection refused", extra={"fields": {
                 "namespace": self.namespace, "address": address,
                 "code": exc.code, "reason": exc.reason}})
-            self.server.metrics.connection_refused(exc.code)
-            raise socketio.exceptions.ConnectionRefusedError(
-                c.REFUSAL_MESSAGE, {"code": exc.code}) from None
+            raise
         session = SocketSession(sid=sid, identity=identity, address=address)
         self.sessions[sid] = session
         log.info("connected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": identity.user_id, "address": address}})
 
-    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        """A socket left (after every event it sent ran)."""
         session = self.sessions.pop(sid, None)
         if session is None:
             return

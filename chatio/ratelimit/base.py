@@ -10,3 +10,7 @@ class RateLimiter(Protocol):
     async def acquire(self, key: str) -> float:
         """Take one token for ``key``: 0 when allowed, else the seconds until
         a token will be available."""
+
+    async def refund(self, key: str) -> None:
+        """Give back a token ``acquire`` took for work that was not done
+        (never beyond the bucket's burst)."""

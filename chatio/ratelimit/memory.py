@@ -40,6 +40,18 @@ class MemoryRateLimiter:
         self._sweep(now)
         return wait
 
+    async def refund(self, key: str) -> None:
+        self.give_back(key)
+
+    def give_back(self, key: str) -> None:
+        """Synchronous ``refund``."""
+        if not self._rate.enabled or key not in self._buckets:
+            return  # a forgotten bucket is full
+        now = self._clock()
+        tokens, at = self._buckets[key]
+        tokens += (now - at) * self._rate.per_second + 1.0
+        self._buckets[key] = (min(float(self._rate.burst), tokens), now)
+
     def _sweep(self, now: float) -> None:
         if now < self._next_sweep:
             return

@@ -1,8 +1,8 @@
 """Token buckets in Redis, shared by every node of a cluster.
 
 The bucket of a key lives in one hash, ``{prefix}:rate:{<key>}``, with the
-fields ``tokens`` and ``at``. A Lua script refills and takes a token
-atomically, timed by the Redis server's ``TIME``, so every node agrees on the
+fields ``tokens`` and ``at``. A Lua script refills and takes (or gives back)
+a token atomically, timed by the Redis server's ``TIME``, so every node agrees on the
 clock and ``RATE/BURST`` mean the same as on a single node. A bucket untouched
 for twice its refill time is full again, so its key expires then.
 
@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -56,6 +57,26 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return string.format('%.17g', wait)
 """
 
+# KEYS: bucket; ARGV: burst, tokens per second, key ttl in ms
+# Gives one token back; a bucket that has expired is full already.
+REFUND_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1])
+local at = tonumber(state[2])
+if tokens == nil or at == nil then
+  return 0
+end
+local elapsed = now - at
+if elapsed < 0 then elapsed = 0 end
+tokens = math.min(tonumber(ARGV[1]), tokens + elapsed * tonumber(ARGV[2]) + 1)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'at', string.format('%.17g', now))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
 # A bucket untouched this many refill times is full again and may expire.
 _EXPIRE_AFTER_REFILLS = 2.0
 PROBE_INTERVAL = 1.0
@@ -77,6 +98,7 @@ class RedisRateLimiter:
         self._probe_interval = probe_interval
         self._clock = clock
         self._script = client.register_script(TAKE_SCRIPT)
+        self._refund_script = client.register_script(REFUND_SCRIPT)
         self._ttl_ms = max(1000, math.ceil(
             rate.burst / rate.per_second * _EXPIRE_AFTER_REFILLS * 1000)
         ) if rate.enabled else 1000
@@ -91,10 +113,24 @@ class RedisRateLimiter:
     async def acquire(self, key: str) -> float:
         if not self._rate.enabled:
             return 0.0
-        if self._down and self._clock() < self._next_probe:
+        wait = await self._run(self._script, key)
+        if wait is None:
             return self._fallback.take(key)
+        return max(0.0, float(wait))
+
+    async def refund(self, key: str) -> None:
+        if not self._rate.enabled:
+            return
+        if await self._run(self._refund_script, key) is None:
+            self._fallback.give_back(key)
+
+    async def _run(self, script: Any, key: str) -> Any:
+        """The script's answer for ``key``'s bucket; None while Redis is
+        unreachable (the fallback serves then)."""
+        if self._down and self._clock() < self._next_probe:
+            return None
         try:
-            wait = await self._script(
+            answer = await script(
                 keys=[f"{self._prefix}:rate:{{{key}}}"],
                 args=[self._rate.burst, repr(float(self._rate.per_second)),
                       self._ttl_ms])
@@ -104,8 +140,8 @@ class RedisRateLimiter:
                             "is unreachable: %s: %s", type(exc).__name__, exc)
                 self._down = True
             self._next_probe = self._clock() + self._probe_interval
-            return self._fallback.take(key)
+            return None
         if self._down:
             log.info("rate limits are cluster-wide again: Redis is back")
             self._down = False
-        return max(0.0, float(wait))
+        return answer

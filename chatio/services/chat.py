@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..constants import EVENT_MESSAGE, MAX_ROOMS_PER_SOCKET
-from ..errors import ChatioError, Forbidden, NotInRoom, RateLimited, TooManyRooms
+from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import Draft, HistoryStore
@@ -74,32 +74,50 @@ class ChatService:
 
     async def send(self, session: SocketSession, room: str, text: str,
                    client_id: str | None = None) -> dict[str, Any]:
-        """Store a message, then broadcast it to the room but the sender."""
+        """Store a message, then broadcast it to the room but the sender.
+
+        A resend of a stored ``client_id`` is answered before the room and
+        rate checks and takes no token; a send that takes a token but loses
+        the race for its ``client_id`` to a concurrent one gives it back, so
+        every token pays for one stored message.
+        """
         user = session.identity
-        refusal: ChatioError | None = None
+        if client_id is not None:
+            resent = await self._resent(room, user.user_id, client_id)
+            if resent is not None:
+                return resent
         if room not in session.rooms:
-            refusal = NotInRoom()
-        else:
-            retry_after = await self._limiter.acquire(user.user_id)
-            if retry_after > 0:
-                refusal = RateLimited(retry_after)
-        if refusal is not None:
-            # A retry gets its answer whatever would refuse a new message.
-            # (On the path that stores, append() checks this atomically.)
+            raise NotInRoom()
+        retry_after = await self._limiter.acquire(user.user_id)
+        if retry_after > 0:
+            # A concurrent send may have stored it meanwhile.
             if client_id is not None:
-                sent = await self._store.find_sent(room, user.user_id, client_id)
-                if sent is not None:
-                    return {"message": sent, "duplicate": True}
-            raise refusal
+                resent = await self._resent(room, user.user_id, client_id)
+                if resent is not None:
+                    return resent
+            raise RateLimited(retry_after)
         draft = Draft(id=uuid.uuid4().hex, room=room, user_id=user.user_id,
                       user_name=user.name, text=text,
                       ts=int(time.time() * 1000), client_id=client_id)
         appended = await self._store.append(draft)
-        if not appended.duplicate:
+        if appended.duplicate:
+            await self._refund(user.user_id)
+        else:
             await self._fanout.broadcast(EVENT_MESSAGE, appended.message, room,
                                          skip_sid=session.sid)
             await self._notify("message_sent", session, room)
         return {"message": appended.message, "duplicate": appended.duplicate}
+
+    async def _resent(self, room: str, user_id: str,
+                      client_id: str) -> dict[str, Any] | None:
+        sent = await self._store.find_sent(room, user_id, client_id)
+        return None if sent is None else {"message": sent, "duplicate": True}
+
+    async def _refund(self, user_id: str) -> None:
+        try:
+            await self._limiter.refund(user_id)
+        except Exception:
+            log.exception("rate limit refund failed")
 
     async def history(self, session: SocketSession, room: str, limit: int,
                       before: int | None = None,

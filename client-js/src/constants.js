@@ -40,6 +40,8 @@ export const RETRYABLE_CODES = Object.freeze([RATE_LIMITED, UNAVAILABLE, INTERNA
 export const UNAUTHORIZED = "UNAUTHORIZED";
 export const TOKEN_EXPIRED = "TOKEN_EXPIRED";
 export const REFUSAL_MESSAGE = "unauthorized";
+// A CONNECT to a namespace the node does not have.
+export const UNKNOWN_NAMESPACE = "UNKNOWN_NAMESPACE";
 
 // Limits of the protocol itself.
 export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_.:@-]{1,64}$/;

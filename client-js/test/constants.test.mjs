@@ -27,7 +27,7 @@ print(json.dumps(out))
 
 // Python-only names: server internals, not part of what a client sends or reads.
 const SERVER_ONLY = new Set([
-  "RESERVED_EVENTS", "IDEMPOTENCY_WINDOW_SECONDS", "VOLATILE_QUEUE_LIMIT",
+  "RESERVED_EVENTS", "IDEMPOTENCY_WINDOW_SECONDS", "VOLATILE_BUFFER_LIMIT",
   "TOKEN_SALT", "GUEST_PREFIX", "GUEST_RENEWAL_WINDOW_SECONDS",
 ]);
 

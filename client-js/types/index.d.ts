@@ -166,6 +166,7 @@ export declare const constants: {
   readonly UNAUTHORIZED: "UNAUTHORIZED";
   readonly TOKEN_EXPIRED: "TOKEN_EXPIRED";
   readonly REFUSAL_MESSAGE: "unauthorized";
+  readonly UNKNOWN_NAMESPACE: "UNKNOWN_NAMESPACE";
   readonly ROOM_NAME_PATTERN: RegExp;
   readonly MAX_ROOMS_PER_SOCKET: number;
   readonly DEFAULT_PAGE_LIMIT: number;

@@ -5,7 +5,7 @@ import asyncio
 
 import socketio
 
-from chatio.managers import RedisManager
+from chatio.transport import RedisManager
 from support import free_port
 
 

@@ -81,6 +81,34 @@ async def test_keys_are_independent(make_limiter: MakeLimiter) -> None:
     assert await limiter.acquire("a:b") == 0
 
 
+async def test_refund_gives_back_one_token(make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(SLOW)
+    assert [await limiter.acquire("u") for _ in range(3)] == [0, 0, 0]
+    await limiter.refund("u")
+    assert await limiter.acquire("u") == 0
+    assert await limiter.acquire("u") > 9.0
+
+
+async def test_refund_never_fills_a_bucket_beyond_its_burst(
+        make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(SLOW)
+    await limiter.refund("fresh")  # a bucket never used is full already
+    assert await limiter.acquire("u") == 0
+    for _ in range(3):
+        await limiter.refund("u")
+    assert [await limiter.acquire("u") for _ in range(3)] == [0, 0, 0]
+    assert await limiter.acquire("u") > 9.0
+    assert [await limiter.acquire("fresh") for _ in range(3)] == [0, 0, 0]
+    assert await limiter.acquire("fresh") > 9.0
+
+
+async def test_refund_of_a_disabled_rate_is_harmless(
+        make_limiter: MakeLimiter) -> None:
+    limiter = make_limiter(Rate(0, 0))
+    await limiter.refund("u")
+    assert await limiter.acquire("u") == 0
+
+
 # -- Redis ---------------------------------------------------------------------
 
 async def test_redis_bucket_is_shared_by_nodes_and_expires(
@@ -152,5 +180,21 @@ async def test_redis_down_fails_open_to_the_local_bucket(
         await limiter.acquire("u")
         await limiter.acquire("u")
         assert warnings() == 2
+    finally:
+        await client.aclose()
+
+
+async def test_redis_down_refund_goes_to_the_local_bucket(
+        own_redis_server: RedisServer, redis_prefix: str) -> None:
+    rate = Rate(0.1, 2)
+    client = _client(own_redis_server)
+    limiter = RedisRateLimiter(client, redis_prefix, rate,
+                               MemoryRateLimiter(rate), clock=FakeClock())
+    try:
+        own_redis_server.kill()
+        assert [await limiter.acquire("u") for _ in range(2)] == [0, 0]
+        await limiter.refund("u")
+        assert await limiter.acquire("u") == 0
+        assert await limiter.acquire("u") > 9.0
     finally:
         await client.aclose()

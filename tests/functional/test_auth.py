@@ -173,3 +173,86 @@ async def test_root_namespace_is_refused(server) -> None:
             await client.connect(server.url, namespaces=["/"], wait_timeout=5)
     finally:
         await client.eio.disconnect(abort=True)
+
+
+# -- which token counts when several are presented ----------------------------
+# The first location that is present is the token: the auth payload when it
+# has a "token" key, else the ?token= parameter when the query has one, else
+# an Authorization: Bearer header. A bad value there is refused; the node
+# never falls through to a later location.
+
+def _via(server_url: str, query: str = "") -> str:
+    return f"{server_url}?{query}" if query else server_url
+
+
+@pytest.mark.parametrize("others", [
+    {"query": "ada"}, {"header": "ada"}, {"query": "ada", "header": "ada"},
+], ids=["query", "header", "both"])
+async def test_auth_token_wins_over_query_and_header(server, clients, token,
+                                                     others):
+    client = clients()
+    query = f"token={token(others['query'])}" if "query" in others else ""
+    headers = ({"Authorization": f"Bearer {token(others['header'])}"}
+               if "header" in others else None)
+    await client.connect(_via(server.url, query), auth={"token": token("bob")},
+                         headers=headers)
+    assert (await whoami(client))["id"] == "bob"
+
+
+async def test_query_token_wins_over_the_header(server, clients, token):
+    client = clients()
+    await client.connect(server.url, token("bob"), location="query",
+                         headers={"Authorization": f"Bearer {token('ada')}"})
+    assert (await whoami(client))["id"] == "bob"
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS, ids=lambda t: t[0])
+@pytest.mark.parametrize("value", [5, None, "", ["t"], {"t": 1}, True],
+                         ids=["number", "null", "empty", "list", "object",
+                              "boolean"])
+@pytest.mark.parametrize("fallback", ["query", "header"])
+async def test_bad_auth_token_is_refused_even_with_a_valid_fallback(
+        server, clients, token, transports, value, fallback):
+    valid = token("bob")
+    kwargs: dict = {"auth": {"token": value}}
+    url = server.url
+    if fallback == "query":
+        url = _via(server.url, f"token={valid}")
+    else:
+        kwargs["headers"] = {"Authorization": f"Bearer {valid}"}
+    data = await clients(transports).refusal(url, **kwargs)
+    check_refusal(data, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize("query", ["token=", "token",
+                                   "token={valid}&token={valid}"],
+                         ids=["empty", "bare", "repeated"])
+async def test_bad_query_token_is_refused_even_with_a_valid_header(
+        server, clients, token, query):
+    valid = token("bob")
+    data = await clients().refusal(
+        _via(server.url, query.format(valid=valid)),
+        headers={"Authorization": f"Bearer {valid}"})
+    check_refusal(data, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize("auth", [{}, {"tok": "x"}, "a-string", [1]],
+                         ids=["empty", "other-key", "string", "array"])
+@pytest.mark.parametrize("location", ["query", "header"])
+async def test_auth_without_a_token_key_falls_through(server, clients, token,
+                                                      auth, location):
+    client = clients()
+    valid = token("bob")
+    if location == "query":
+        await client.connect(_via(server.url, f"token={valid}"), auth=auth)
+    else:
+        await client.connect(server.url, auth=auth,
+                             headers={"Authorization": f"Bearer {valid}"})
+    assert (await whoami(client))["id"] == "bob"
+
+
+async def test_other_authorization_schemes_are_no_token(server, clients,
+                                                        token):
+    data = await clients().refusal(
+        server.url, headers={"Authorization": f"Basic {token('bob')}"})
+    check_refusal(data, UNAUTHORIZED)

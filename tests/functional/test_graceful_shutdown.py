@@ -3,7 +3,6 @@ or stored twice, and the Procfile's own command serves chat."""
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import time
 from pathlib import Path
@@ -13,11 +12,10 @@ import socketio
 
 from chatio.constants import CHAT_NAMESPACE
 from support import ChatClient, ChatioProcess, mint_token
-from support.process import VENV_BIN
+from support.process import VENV_BIN, ProcfileProcess
 
 ROOM = "shutdown"
 SENDS_PER_CLIENT = 150
-REPO = Path(__file__).resolve().parents[2]
 
 
 class ReconnectingSender:
@@ -152,17 +150,6 @@ async def test_sigterm_under_load_loses_no_acked_message(tmp_path: Path) -> None
         for sender in senders:
             await sender.close()
         node.kill()
-
-
-class ProcfileProcess(ChatioProcess):
-    """Runs the Procfile's ``web:`` line exactly, through a shell."""
-
-    @property
-    def command(self) -> list[str]:
-        procfile = (REPO / "Procfile").read_text()
-        web = re.search(r"^web:\s*(.+)$", procfile, re.MULTILINE)
-        assert web, "the Procfile has no web: line"
-        return ["bash", "-c", web.group(1)]
 
 
 async def test_procfile_web_command_serves_chat(tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from typing import Any
 
 import aiohttp
 import pytest
 
-from chatio.constants import FORBIDDEN, GUEST_PREFIX, TOKEN_EXPIRED
+from chatio.constants import (FORBIDDEN, GUEST_PREFIX, INVALID_PAYLOAD,
+                              TOKEN_EXPIRED)
 from chatio.settings import Rate
 from support import BACKENDS, assert_error, mint_token
 from support.tokens import load_token
@@ -301,6 +303,112 @@ async def test_guest_rate_limit_uses_forwarded_address_of_trusted_proxy(
 
     assert [await post("198.51.100.1") for _ in range(3)] == [200, 200, 429]
     assert await post("198.51.100.2") == 200
+
+
+# -- guest login from a browser on another site ----------------------------------
+
+LOCAL_PROXY = (ipaddress.ip_network("127.0.0.1/32"),)
+BODY = '{"name": "Ann"}'
+
+
+async def guest(server, *, content_type: str | None = "application/json",
+                **headers: str) -> tuple[int, Any]:
+    """POST a JSON body with this Content-Type (None: no such header)."""
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.post(server.url + "/api/guest",
+                                data=BODY.encode(), headers=headers,
+                                skip_auto_headers=("Content-Type",)) as resp:
+            try:
+                return resp.status, await resp.json(content_type=None)
+            except ValueError:
+                return resp.status, await resp.text()
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x", "application/jsonx", "", None,
+], ids=["text", "text-charset", "form", "multipart", "jsonx", "empty",
+        "none"])
+async def test_guest_login_needs_a_json_content_type(start_server,
+                                                     content_type):
+    server = await start_server(guest_login=True, rate_guest=Rate(0.01, 1))
+    for _ in range(3):
+        status, body = await guest(server, content_type=content_type)
+        assert status == 415, body
+        error = assert_error(body, INVALID_PAYLOAD)
+        assert "application/json" in error["message"]
+    # Refused before the rate limit: the one guest login left still works.
+    status, body = await guest(server)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON",
+])
+async def test_guest_login_accepts_json_with_parameters(start_server,
+                                                        content_type):
+    server = await start_server(guest_login=True)
+    status, body = await guest(server, content_type=content_type)
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("origin", [
+    "http://evil.example", "null", "http://127.0.0.1", "https://127.0.0.1",
+])
+async def test_guest_login_refuses_a_cross_origin_browser(start_server,
+                                                          origin):
+    server = await start_server(guest_login=True, rate_guest=Rate(0.01, 1))
+    for content_type in ("application/json", "text/plain"):
+        status, body = await guest(server, content_type=content_type,
+                                   Origin=origin)
+        assert status == 403, body
+        assert_error(body, FORBIDDEN)
+    status, body = await guest(server)
+    assert status == 200, body
+
+
+async def test_guest_login_allows_its_own_and_configured_origins(
+        start_server):
+    server = await start_server(guest_login=True)
+    assert (await guest(server, Origin=server.url))[0] == 200
+    listed = await start_server(guest_login=True,
+                                cors_origins=("https://app.example",))
+    assert (await guest(listed, Origin="https://app.example"))[0] == 200
+    # The list replaces the same-origin rule, as for Socket.IO.
+    assert (await guest(listed, Origin=listed.url))[0] == 403
+    anyone = await start_server(guest_login=True, cors_origins=("*",))
+    assert (await guest(anyone, Origin="http://evil.example"))[0] == 200
+
+
+async def test_guest_login_believes_forwarded_origins_from_trusted_proxies(
+        start_server):
+    forwarded = {"Origin": "https://chat.example",
+                 "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "chat.example"}
+    untrusted = await start_server(guest_login=True)
+    assert (await guest(untrusted, **forwarded))[0] == 403
+    behind = await start_server(guest_login=True, trusted_proxies=LOCAL_PROXY)
+    assert (await guest(behind, **forwarded))[0] == 200
+    assert (await guest(behind, Origin="http://evil.example",
+                        **{"X-Forwarded-Host": "chat.example"}))[0] == 403
+
+
+async def test_a_flood_of_cross_site_guest_logins_logs_one_line_per_kind(
+        start_server, caplog):
+    server = await start_server(guest_login=True)
+    caplog.set_level(logging.INFO, logger="chatio.api")
+    for _ in range(20):
+        assert (await guest(server, Origin="http://evil.example"))[0] == 403
+        assert (await guest(server, content_type="text/plain"))[0] == 415
+    lines = [r for r in caplog.records if r.name == "chatio.api"]
+    assert [r.fields["key"] for r in lines] == ["guest-origin",
+                                                "guest-content-type"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None
+               for r in lines)
+    assert lines[0].fields["origin"] == "http://evil.example"
 
 
 async def test_token_the_issuer_refuses_is_a_400_not_a_500(start_server) -> None:

@@ -193,3 +193,41 @@ async def test_client_id_of_64_printable_chars_is_accepted(server, connect):
         ack = await alice.send("lobby", "hi", client_id=client_id)
         assert ack["message"]["client_id"] == client_id
         assert ack["duplicate"] is False
+
+
+async def test_resends_do_not_use_up_the_rate_limit(start_server, connect):
+    server = await start_server(rate_messages=Rate(0.1, 3))
+    alice = await connect(server, "alice")
+    await alice.join("lobby")
+    first = await alice.send("lobby", "hello", client_id="c1")
+    for _ in range(25):
+        again = await alice.send("lobby", "hello", client_id="c1")
+        assert again["duplicate"] is True
+        assert again["message"] == first["message"]
+    # One token of three is gone: two new messages pass, the third is over.
+    for n in (2, 3):
+        ack = await alice.send("lobby", f"m{n}", client_id=f"c{n}")
+        assert ack["duplicate"] is False
+    assert_error(await alice.call("message", {"room": "lobby", "text": "m4",
+                                              "client_id": "c4"}),
+                 RATE_LIMITED)
+
+
+async def test_concurrent_sends_of_one_client_id_take_one_token(start_server,
+                                                                connect):
+    server = await start_server(rate_messages=Rate(0.1, 3))
+    sockets = [await connect(server, "alice") for _ in range(3)]
+    for client in sockets:
+        await client.join("lobby")
+    futures = [await client.request("message", {"room": "lobby", "text": "x",
+                                                "client_id": "storm"})
+               for client in sockets for _ in range(4)]
+    acks = [await sockets[0].ack(f) for f in futures]
+    stored = [a for a in acks if a.get("ok") and a["duplicate"] is False]
+    assert len(stored) == 1
+    # Whatever raced, only the stored one kept its token.
+    for n in (2, 3):
+        await sockets[0].send("lobby", f"m{n}", client_id=f"c{n}")
+    assert_error(await sockets[0].call("message", {"room": "lobby",
+                                                   "text": "m4"}),
+                 RATE_LIMITED)

@@ -125,12 +125,13 @@ async def test_a_chat_session_is_counted_exactly(server, connect):
     # subscribed to /presence, so its broadcasts reached no socket.
     assert result.nonzero("chatio_deliveries_total") == {
         labels(namespace=CHAT): 2}
-    # Two appends (one a retry); each join read a page and the last seq.
+    # Both sends looked for their client_id first (a read each), and only
+    # the first appended; each join read a page and the last seq.
     count = "chatio_store_latency_seconds_count"
-    assert result.value(count, operation="append") == 2
-    assert result.value(count, operation="read") == 4
+    assert result.value(count, operation="append") == 1
+    assert result.value(count, operation="read") == 6
     assert result.value("chatio_store_latency_seconds_bucket",
-                        operation="append", le="+Inf") == 2
+                        operation="append", le="+Inf") == 1
     assert result.value("chatio_connected_sockets", namespace=CHAT) == 2
     # No label value came from a client.
     for series in result.series("chatio_events_total"):

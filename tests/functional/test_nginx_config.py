@@ -112,6 +112,13 @@ async def test_same_origin_check_sees_the_public_https_origin(
         async with http.get(handshake, ssl=client_tls(certificate),
                             headers={"Origin": "https://evil.example"}) as resp:
             assert resp.status == 400
+        # A client's own X-Forwarded-Host does not get past nginx.
+        async with http.get(handshake, ssl=client_tls(certificate),
+                            headers={"Origin": "https://evil.example",
+                                     "X-Forwarded-Host": "evil.example"}
+                            ) as resp:
+            assert resp.status == 400
+            assert "Access-Control-Allow-Origin" not in resp.headers
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from chatio.server import MAX_EVENT_BACKLOG
+from chatio.transport.server import MAX_EVENT_BACKLOG
 from support import BACKENDS, assert_ok
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)

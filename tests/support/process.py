@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import aiohttp
 from .net import free_port
 
 VENV_BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
@@ -152,3 +154,15 @@ def _read(path: Path | None) -> str:
     if path is None or not path.exists():
         return ""
     return path.read_text(errors="replace")
+
+
+class ProcfileProcess(ChatioProcess):
+    """Runs the Procfile's ``web:`` line exactly, through a shell; set
+    ``env["PORT"]`` to ``port`` and put gunicorn on ``env["PATH"]``."""
+
+    @property
+    def command(self) -> list[str]:
+        procfile = (REPO / "Procfile").read_text()
+        web = re.search(r"^web:\s*(.+)$", procfile, re.MULTILINE)
+        assert web, "the Procfile has no web: line"
+        return ["bash", "-c", web.group(1)]

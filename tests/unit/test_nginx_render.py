@@ -60,6 +60,7 @@ def test_socketio_location_passes_upgrades_and_does_not_buffer(text: str) -> Non
                  "proxy_set_header Host $http_host;",
                  "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
                  "proxy_set_header X-Forwarded-Proto $scheme;",
+                 "proxy_set_header X-Forwarded-Host $http_host;",
                  "proxy_set_header Upgrade $http_upgrade;",
                  "proxy_set_header Connection $chatio_connection_upgrade;",
                  "proxy_buffering off;"]:
@@ -98,6 +99,8 @@ def test_forwarding_headers_are_set_for_every_proxied_location(text: str) -> Non
     assert "proxy_set_header Host $http_host;" in top
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in top
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in top
+    # Replaced, so a client's own X-Forwarded-Host never reaches a node.
+    assert "proxy_set_header X-Forwarded-Host $http_host;" in top
 
 
 @pytest.mark.parametrize("text", [plain(), tls()], ids=["plain", "tls"])

@@ -1,6 +1,6 @@
 import asyncio
 
-from chatio.lanes import SerialLanes
+from chatio.transport.lanes import SerialLanes
 from chatio.ratelimit import MemoryRateLimiter
 from chatio.settings import Rate
 

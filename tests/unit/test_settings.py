@@ -12,7 +12,8 @@ def test_defaults_match_the_documented_table() -> None:
     assert s.max_payload == 65536 and s.history_retention == 10000
     assert s.rate_messages == Rate(10, 20) and not s.ws_compression
     assert (s.ping_interval, s.ping_timeout, s.shutdown_timeout) == (25, 20, 10)
-    assert s.cors_allowed is None and not s.guest_login and s.log_level == "info"
+    assert s.cors_origins == () and not s.guest_login and s.log_level == "info"
+    assert s.backlog == 2048
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -27,10 +28,10 @@ def test_lists_rates_and_durations() -> None:
         "CHATIO_CORS_ORIGINS": "https://a.example, https://b.example",
         "CHATIO_RATE_MESSAGES": "2.5/7", "CHATIO_PING_INTERVAL": "0.5",
         "CHATIO_TRUSTED_PROXIES": "10.0.0.0/8,127.0.0.1"})
-    assert s.cors_allowed == ["https://a.example", "https://b.example"]
+    assert s.cors_origins == ("https://a.example", "https://b.example")
     assert s.rate_messages == Rate(2.5, 7) and s.ping_interval == 0.5
     assert len(s.trusted_proxies) == 2
-    assert Settings.from_env({"CHATIO_CORS_ORIGINS": "*"}).cors_allowed == "*"
+    assert Settings.from_env({"CHATIO_CORS_ORIGINS": "*"}).cors_origins == ("*",)
     assert not Settings.from_env({"CHATIO_RATE_MESSAGES": "0"}).rate_messages.enabled
 
 
@@ -43,10 +44,19 @@ def test_lists_rates_and_durations() -> None:
     ("CHATIO_HISTORY_BACKEND", "mongo"),
     ("CHATIO_REDIS_URL", "http://redis:6379"), ("CHATIO_REDIS_URL", "redis"),
     ("CHATIO_REDIS_PREFIX", "a{b}"), ("CHATIO_REDIS_PREFIX", "a b"),
-    ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5")])
+    ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5"),
+    ("CHATIO_BACKLOG", "0"), ("CHATIO_BACKLOG", "-5"),
+    ("CHATIO_BACKLOG", "65536"), ("CHATIO_BACKLOG", "lots"),
+    ("CHATIO_BACKLOG", "2e3")])
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("1", 1), ("512", 512), (" 4096 ", 4096), ("65535", 65535), ("", 2048)])
+def test_backlog(raw: str, expected: int) -> None:
+    assert Settings.from_env({"CHATIO_BACKLOG": raw}).backlog == expected
 
 
 def test_cluster_mode_needs_an_explicit_secret() -> None:

@@ -11,7 +11,9 @@ closes the gaps a chat service cannot live with:
 * the listener pings Redis while the channel is quiet, so a connection that
   died without closing is noticed, and ``listening`` tells readiness checks
   whether cross-node delivery works right now;
-* volatile emits: each receiving node skips its own lagging sockets.
+* volatile emits: each receiving node skips its own lagging sockets;
+* publications from other nodes are delivered like local emits, through
+  ``FrameDelivery`` (one frame per publication, no task per recipient).
 """
 from __future__ import annotations
 
@@ -23,9 +25,9 @@ from typing import Any
 
 import socketio
 
+from ..metrics import Metrics
 from ..redis_client import REDIS_FAILURES, new_client
-from .accounting import count_deliveries
-from .volatile import lagging_sids, skip_list
+from .delivery import FrameDelivery
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def _ignore() -> None:
     return None
 
 
-class RedisManager(socketio.AsyncRedisManager):
+class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
     """``AsyncRedisManager`` with counted publish failures, prompt
     resubscription and volatile emits.
 
@@ -54,9 +56,11 @@ class RedisManager(socketio.AsyncRedisManager):
     """
 
     def __init__(self, url: str, channel: str, *,
+                 metrics: Metrics | None = None,
                  on_publish_failure: Hook = _ignore,
                  on_reconnect: Hook = _ignore) -> None:
         super().__init__(url, channel=channel)
+        self.metrics = metrics if metrics is not None else Metrics()
         self._on_publish_failure = on_publish_failure
         self._on_reconnect = on_reconnect
         # Publishing is safe to repeat once: a duplicate delivery is
@@ -109,19 +113,19 @@ class RedisManager(socketio.AsyncRedisManager):
         whose outgoing queue is deep."""
         message = {"method": "emit", "event": event, "data": [data],
                    "binary": False, "namespace": namespace, "room": room,
-                   "skip_sid": skip_list(skip_sid), "callback": None,
+                   "skip_sid": skip_sid, "callback": None,
                    "host_id": self.host_id, "volatile": True}
-        await self._handle_emit(message)
+        self.deliver(event, data, namespace, room, skip_sid, volatile=True)
         await self._publish(message)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("volatile"):
-            skip = skip_list(message.get("skip_sid"))
-            skip += lagging_sids(self, message.get("namespace") or "/",
-                                 message.get("room"), skip)
-            message = {**message, "skip_sid": skip}
-        count_deliveries(self, message.get("namespace"), message.get("room"),
-                         message.get("skip_sid"))
+            data = message.get("data")
+            self.deliver(message.get("event"),
+                         data[0] if isinstance(data, list) and data else None,
+                         message.get("namespace") or "/", message.get("room"),
+                         message.get("skip_sid"), volatile=True)
+            return
         await super()._handle_emit(message)
 
     async def _publish(self, data: Any) -> None:

@@ -39,6 +39,15 @@ class SerialLanes:
             await asyncio.gather(*map(asyncio.shield, list(self._workers.values())),
                                  return_exceptions=True)
 
+    def busy(self, key: Hashable) -> bool:
+        """Whether a job of ``key`` is running or waiting."""
+        return key in self._workers
+
+    def idle(self, key: Hashable) -> asyncio.Future[None] | None:
+        """A future done once ``key``'s lane is idle (None if it is)."""
+        worker = self._workers.get(key)
+        return asyncio.shield(worker) if worker is not None else None
+
     def backlog(self, key: Hashable) -> int:
         """Jobs waiting under ``key`` (not counting the one running)."""
         queue = self._queues.get(key)

@@ -1,0 +1,109 @@
+"""Delivery to this node's sockets: each broadcast is built once.
+
+``FrameDelivery`` replaces python-socketio's ``AsyncManager.emit``, which
+creates one task per recipient and encodes per recipient. Here an emit
+encodes the Socket.IO packet, the engine.io packet and the WebSocket frame
+once, then walks the room handing the same bytes to each socket, with no
+task and no await: every socket gets it before anything else can be sent,
+so per-socket order is the order the node produced packets in.
+Long-polling sockets get the engine.io packet in their queue.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from engineio import packet as eio
+
+from ..constants import VOLATILE_BUFFER_LIMIT
+from ..metrics import Metrics
+from . import wire
+from .websocket import text_frame
+
+
+class FrameDelivery(socketio.AsyncManager):
+    """A client manager whose emits build one frame for all recipients.
+
+    ``metrics`` counts deliveries and skipped volatile recipients.
+    """
+
+    def __init__(self, *args: Any, metrics: Metrics | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics if metrics is not None else Metrics()
+
+    async def emit(self, event: str, data: Any, namespace: str,
+                   room: Any = None, skip_sid: Any = None,
+                   callback: Any = None, to: Any = None,
+                   **kwargs: Any) -> None:
+        room = to or room
+        if callback is not None:
+            await super().emit(event, data, namespace, room=room,
+                               skip_sid=skip_sid, callback=callback, **kwargs)
+            return
+        self.deliver(event, data, namespace or "/", room, skip_sid)
+
+    async def emit_volatile(self, event: str, data: Any, namespace: str,
+                            room: str, skip_sid: str | None = None) -> None:
+        """Emit to ``room`` but skip sockets already falling behind: for
+        state the next update supersedes."""
+        self.deliver(event, data, namespace, room, skip_sid, volatile=True)
+
+    def deliver(self, event: str, data: Any, namespace: str, room: Any,
+                skip_sid: Any, volatile: bool = False) -> int:
+        """Send ``event`` to this node's sockets in ``room`` (all of the
+        namespace when None), but ``skip_sid``; returns how many got it."""
+        members = self._members(namespace, room)
+        if not members:
+            return 0
+        if isinstance(data, tuple):
+            args = [event, *data]
+        elif data is None:
+            args = [event]
+        else:
+            args = [event, data]
+        text = wire.encode(wire.EVENT, namespace, args)
+        pkt = eio.Packet(eio.MESSAGE, text)
+        frame = text_frame(b"4" + text.encode("utf-8"))
+        skip = _skipped(skip_sid)
+        sockets = self.server.eio.sockets
+        sent = lagging = 0
+        for sid, eio_sid in members:
+            if sid in skip:
+                continue
+            sock = sockets.get(eio_sid)
+            if sock is None:
+                continue
+            if volatile and sock.lagging(VOLATILE_BUFFER_LIMIT):
+                lagging += 1
+                continue
+            sock.deliver(frame, pkt)
+            sent += 1
+        if sent:
+            self.metrics.delivered(namespace, sent)
+        if lagging:
+            self.metrics.volatile_skipped(namespace, lagging)
+        return sent
+
+    def _members(self, namespace: str, room: Any) -> Any:
+        rooms = self.rooms.get(namespace)
+        if not rooms:
+            return ()
+        if room is None or isinstance(room, str):
+            members = rooms.get(room)
+            # Iterated live: delivering never awaits, and a socket dropped
+            # during a write closes later, in a task of its own.
+            return members.items() if members else ()
+        merged: dict[str, str] = {}
+        for name in room:
+            if name in rooms:
+                merged.update(rooms[name].items())
+        return merged.items()
+
+
+def _skipped(skip_sid: Any) -> frozenset[str] | tuple[str, ...]:
+    if skip_sid is None:
+        return ()
+    if isinstance(skip_sid, str):
+        return (skip_sid,)
+    return frozenset(skip_sid)

@@ -1,0 +1,255 @@
+"""``ChatioServer``: python-socketio's AsyncServer with chatio's guarantees.
+
+- Packets are decoded by ``wire.decode`` (strict, bounded, no binary) in
+  the connection's read callback, with no task per packet.
+- Events from one socket run one at a time, in arrival order, while sockets
+  run concurrently; a socket with a deep backlog is read no further until it
+  drains. A connection's CONNECT, DISCONNECT and ACK packets run in order
+  with its events.
+- Hostile packets never reach a handler raw: a bad event gets
+  ``UNKNOWN_EVENT`` or ``INVALID_PAYLOAD`` and the socket carries on; a
+  packet that breaks the protocol ends the connection with a documented
+  code. Each is counted, and logged at most once a minute per code.
+- A repeated CONNECT for a namespace the connection already joined is
+  confirmed, not refused; an unknown namespace is refused with a code.
+- Every event is acked with its result; without an ack id a failure is
+  emitted as ``chatio_error``.
+- ``drop_transports()`` closes every client's transport without a protocol
+  goodbye, so the official clients reconnect at once.
+
+It overrides python-socketio's ``_handle_*`` dispatch, which is why setup.cfg
+pins its minor version; ``tests/unit/test_transport_internals.py`` covers
+what it relies on.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+from socketio import packet as sio_packet
+
+from .. import constants as c
+from ..errors import InvalidPayload, UnknownEvent, failure
+from ..metrics import Metrics
+from ..namespaces.base import EventNamespace
+from . import jsonlib, wire
+from ..log_limits import LogLimiter
+from .engine import ChatioEngine, Origins
+from .delivery import FrameDelivery
+from .lanes import SerialLanes
+from .namespace import SocketIONamespace
+
+log = logging.getLogger(__name__)
+
+# Events a socket may have waiting before reading from its connection pauses
+# until they ran: backpressure instead of an unbounded queue.
+MAX_EVENT_BACKLOG = 64
+
+
+class ChatioServer(socketio.AsyncServer):
+    """An ``AsyncServer`` that dispatches to ``EventNamespace`` handlers
+    (``add_namespace``).
+
+    ``manager`` delivers emits; ``allowed_origins(request)`` decides which
+    browser origins may connect; ``max_payload`` bounds one packet and
+    ``max_buffered`` one socket's unsent output, in bytes.
+    """
+
+    def __init__(self, *, metrics: Metrics, manager: FrameDelivery,
+                 allowed_origins: Origins, max_payload: int,
+                 max_buffered: int, ping_interval: float, ping_timeout: float,
+                 ws_compression: bool = False) -> None:
+        self.metrics = metrics
+        self._engine_options = {"max_buffered": max_buffered,
+                                "ws_compression": ws_compression,
+                                "allowed_origins": allowed_origins}
+        super().__init__(
+            async_mode="aiohttp", json=jsonlib, async_handlers=False,
+            client_manager=manager,
+            # Origins are decided by ``allowed_origins``; None only keeps
+            # python-engineio's CORS headers on.
+            cors_allowed_origins=None, max_http_buffer_size=max_payload,
+            ping_interval=ping_interval, ping_timeout=ping_timeout,
+            # Unknown namespaces are refused in _handle_connect, with a code.
+            namespaces="*", logger=False, engineio_logger=False)
+        self.lanes = SerialLanes()
+        self._event_handlers: dict[str, EventNamespace] = {}
+        self._hostile_log = LogLimiter(log)
+        engine = self.eio
+        assert isinstance(engine, ChatioEngine)
+        engine.receive = self.receive
+        engine.on_violation = self._violation
+        engine.on_drop = self._dropped
+        metrics.count_sessions(lambda: len(engine.sockets))
+
+    def _engineio_server_class(self) -> Any:
+        ours = self._engine_options
+
+        def build(**options: Any) -> ChatioEngine:
+            options.pop("async_mode", None)
+            return ChatioEngine(**ours, **options)
+        return build
+
+    def add_namespace(self, handler: EventNamespace) -> None:
+        """Serve ``handler``'s namespace; its sockets are counted."""
+        self.register_namespace(SocketIONamespace(handler, self.metrics))
+        self._event_handlers[handler.namespace] = handler
+        sessions = handler.sessions
+        self.metrics.count_sockets(handler.namespace, lambda: len(sessions))
+
+    # -- inbound -------------------------------------------------------------
+
+    def receive(self, eio_sid: str, text: str) -> asyncio.Future[Any] | None:
+        """Take one Socket.IO packet from a connection. Returns a future
+        when the connection should not be read until it is done."""
+        try:
+            pkt = wire.decode(text)
+        except wire.ProtocolError as exc:
+            return self._refuse_packet(eio_sid, exc)
+        if pkt.type == wire.EVENT and not self.lanes.busy(eio_sid):
+            return self._submit_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        self.lanes.submit(eio_sid, lambda: self._run_packet(eio_sid, pkt))
+        return None
+
+    async def _run_packet(self, eio_sid: str, pkt: wire.Packet) -> None:
+        if pkt.type == wire.EVENT:
+            wait = self._submit_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+            if wait is not None:
+                await wait
+        elif pkt.type == wire.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif pkt.type == wire.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace,
+                                          self.reason.CLIENT_DISCONNECT)
+        elif pkt.type == wire.ACK:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+
+    def _submit_event(self, eio_sid: str, namespace: str, ack_id: int | None,
+                      data: Any, result: dict[str, Any] | None = None
+                      ) -> asyncio.Future[Any] | None:
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not self.manager.is_connected(sid, namespace):
+            return None
+        handler = self._event_handlers.get(namespace)
+        if handler is None:
+            return None
+        self.lanes.submit(sid, lambda: self._run_event(
+            handler, sid, eio_sid, namespace, ack_id, data, result))
+        if self.lanes.backlog(sid) >= MAX_EVENT_BACKLOG:
+            return self.lanes.idle(sid)
+        return None
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if isinstance(data, str):
+            wait = self.receive(eio_sid, data)
+            if wait is not None:
+                await wait
+
+    async def _run_event(self, handler: EventNamespace, sid: str, eio_sid: str,
+                         namespace: str, ack_id: int | None, data: Any,
+                         result: dict[str, Any] | None) -> None:
+        event, args = _split_event(data)
+        if result is None:
+            if event is None or event in c.RESERVED_EVENTS:
+                result = failure(UnknownEvent())
+            else:
+                result = await handler.dispatch(sid, event, args)
+        self.metrics.event_handled(namespace, event, result)
+        if ack_id is not None:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.ACK, namespace=namespace, id=ack_id, data=[result]))
+        elif not result["ok"] and handler.reports(event, result):
+            await self.emit(c.EVENT_CHATIO_ERROR, {
+                "event": event if isinstance(event, str) else None,
+                "error": result["error"],
+            }, to=sid, namespace=namespace)
+
+    def _refuse_packet(self, eio_sid: str,
+                       exc: wire.ProtocolError) -> asyncio.Future[Any] | None:
+        if not exc.fatal and exc.type == wire.ACK:
+            self._violation(eio_sid, exc.code, exc.reason)
+            return None
+        if exc.fatal or exc.type != wire.EVENT:
+            sock = self.eio.sockets.get(eio_sid)
+            if sock is not None:
+                sock.fail(exc.code, exc.reason)
+            return None
+        self._violation(eio_sid, exc.code, exc.reason)
+        return self._submit_event(
+            eio_sid, exc.namespace, exc.id, None,
+            failure(InvalidPayload(exc.reason)))
+
+    # -- connections -----------------------------------------------------------
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None,
+                              data: Any) -> None:
+        name = namespace or "/"
+        if name not in self._event_handlers:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data={
+                    "message": "unknown namespace",
+                    "data": {"code": c.UNKNOWN_NAMESPACE}}, namespace=name))
+            return
+        # socket.io-client sends CONNECT twice when ``connect()`` is called
+        # on a Manager socket that already auto-connected. Stock
+        # python-socketio answers the second with CONNECT_ERROR, and the
+        # client then destroys the socket it believes is connected. Confirm
+        # the existing socket instead, as the Node.js server does.
+        sid = self.manager.sid_from_eio_sid(eio_sid, name)
+        if sid is not None and self.manager.is_connected(sid, name):
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT, {"sid": sid}, namespace=name))
+            return
+        await super()._handle_connect(eio_sid, namespace, data)
+
+    async def _handle_disconnect(self, eio_sid: str, namespace: str | None,
+                                 reason: Any = None) -> None:
+        # Events the socket sent before it went away run before its
+        # disconnect handler, so nothing it sent is lost or reordered.
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid is not None:
+            await self.lanes.wait_idle(sid)
+        if not self.manager.is_connected(sid, namespace or "/"):
+            return
+        await super()._handle_disconnect(eio_sid, namespace, reason)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        # Packets read before the connection ended are handled first.
+        await self.lanes.wait_idle(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    # -- reports -------------------------------------------------------------
+
+    def _violation(self, eio_sid: str, code: str, reason: str) -> None:
+        self.metrics.protocol_error(code)
+        self._hostile_log.log(code, "hostile or broken packet", fields={
+            "session": eio_sid, "code": code, "reason": reason})
+
+    def _dropped(self, eio_sid: str, code: str, reason: str) -> None:
+        self.metrics.slow_consumer_dropped()
+        log.warning("client dropped", extra={"fields": {
+            "session": eio_sid, "code": code, "reason": reason}})
+
+    async def drop_transports(self) -> int:
+        """Close every client's transport abruptly; returns how many."""
+        sockets = list(self.eio.sockets.values())
+        for sock in sockets:
+            try:
+                for conn in (sock.ws, sock._probe):
+                    if conn is not None:
+                        conn.abort()
+                sock.queue.put_nowait(None)  # ends a pending long-poll
+                await sock.close(wait=False, abort=True,
+                                 reason=self.reason.SERVER_DISCONNECT)
+            except Exception:
+                log.exception("closing a transport failed")
+        self.eio.sockets.clear()
+        return len(sockets)
+
+
+def _split_event(data: Any) -> tuple[str | None, list[Any]]:
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        return None, []
+    return data[0], data[1:]
