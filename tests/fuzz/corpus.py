@@ -54,4 +54,5 @@ def cases(target: Target) -> list[Case]:
              ((connect,), ("1",), (event,)), polling=False),
         Case("unknown engine.io packet in a POST", "polling",
              ((connect,), ("6",)), polling=False),
+        Case("engine.io close with a GET pending", "polling", ((connect,), ("1",))),
     ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 from collections import Counter
@@ -141,8 +142,8 @@ def error_log(node: ChatioProcess, limit: int = 8) -> list[str]:
             continue
         if not isinstance(record, dict) or record.get("level") not in ("error", "critical"):
             continue
-        last = (record.get("traceback") or "").strip().splitlines()[-1:] or [""]
-        counts[f"{record.get('logger')}: {record.get('msg', '')[:80]} | {last[0][:160]}"] += 1
+        counts[f"{record.get('logger')}: {record.get('msg', '')[:80]} | "
+               f"{_exception_line(record.get('traceback') or '')[:160]}"] += 1
     return [f"{count:6d}  {key}" for key, count in counts.most_common(limit)]
 
 
@@ -154,3 +155,12 @@ def signalled(node: ChatioProcess) -> str:
                 "from outside the fuzzer stopped it, not a packet)")
     code = node.proc.poll() if node.proc is not None else None
     return f" (exit status {code})" if code is not None else ""
+
+
+def _exception_line(traceback: str) -> str:
+    """The ``SomeError: reason`` line of a traceback."""
+    for line in reversed(traceback.splitlines()):
+        text = line.strip()
+        if re.match(r"[A-Za-z_][\w.]*(: |$)", text) and not text.startswith("File "):
+            return text
+    return traceback.strip().splitlines()[-1].strip() if traceback.strip() else ""

@@ -37,7 +37,7 @@ DEEP = 5_000
 # answers rather than closes on; "protocol" sends anything.
 PROFILES = {
     "payloads": {"valid_event": 35, "hostile_event": 35, "odd_event": 12,
-                 "bad_ack": 6, "connects": 12},
+                 "event_ack_ids": 6, "legal_connects": 12},
     "protocol": {"valid_event": 14, "hostile_event": 12, "odd_event": 6,
                  "bad_ack": 6, "connects": 8, "binary": 10, "engineio": 10,
                  "mutated": 24, "random_text": 8, "oversize": 2},
@@ -191,7 +191,32 @@ class PacketFactory:
             return [sio(3, self.namespace(), ack, "[1]")]
         return [sio(2, self.namespace(), ack, body)]
 
+    def event_ack_ids(self) -> list[Wire]:
+        """Odd ack ids on EVENT packets only (never an ACK the server did
+        not ask for)."""
+        ack = self.rng.choice(("0", "00001", "9" * 15, "9" * 16, "9" * 99, str(2**63)))
+        return [sio(2, self.namespace(), ack, json.dumps(["history", {"room": "lobby"}]))]
+
     # -- connections ----------------------------------------------------------
+
+    def legal_connects(self) -> list[Wire]:
+        """CONNECT and DISCONNECT packets a client may send, good or bad
+        tokens, to namespaces of legal length."""
+        rng = self.rng
+        choice = rng.randrange(5)
+        if choice == 0:
+            return [self.connect()]
+        if choice == 1:
+            auth = {"token": rng.choice(self.bad_tokens)}
+            return [sio(0, self.namespace(), data=json.dumps(auth))]
+        if choice == 2:
+            return [sio(0, self.namespace(), data=rng.choice((
+                "", "null", "[]", '"token"', '{"token":5}', '{"token":null}',
+                '{"token":["a"]}', '{"token":""}')))]
+        if choice == 3:
+            name = rng.choice(("/", "/admin", "/chat/", "/Chat", "/chat?x=1"))
+            return [sio(0, name, data=json.dumps({"token": rng.choice(self.tokens)}))]
+        return [sio(1, self.namespace()), self.connect()]
 
     def connects(self) -> list[Wire]:
         rng = self.rng

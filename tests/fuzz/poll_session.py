@@ -52,6 +52,7 @@ class PollSession:
         self.gone = False  # the server said the session no longer exists
         self.poller: asyncio.Task[None] | None = None
         self.pongs = 0
+        self.requests = 0
         # A GET this client gave up on while the server may still hold it.
         self.abandoned_get = False
 
@@ -60,8 +61,10 @@ class PollSession:
                                  self.trail.snapshot()))
 
     def _query(self, sid: str | None = None, **extra: str) -> dict[str, str]:
-        query = {"EIO": "4", "transport": "polling",
-                 "t": str(self.rng.randrange(10**9))}
+        # A counter, not the RNG: how many requests a session makes depends
+        # on the server, and the packets must not.
+        self.requests += 1
+        query = {"EIO": "4", "transport": "polling", "t": f"{self.index}.{self.requests}"}
         if sid is not None:
             query["sid"] = sid
         query.update(extra)
@@ -263,7 +266,7 @@ class PollSession:
         if self.gone or self.listener.closed.is_set():
             self.stats.outcomes["polling-closed-by-server"] += 1
             return
-        connected = self.listener.expect_connect("/chat")
+        replies = self.listener.connect_replies["/chat"]
         ack, answer = self.listener.expect_ack()
         self._start_polling()
         probe = SEPARATOR.join((
@@ -286,8 +289,7 @@ class PollSession:
         elif self.listener.closed.is_set():
             self.stats.outcomes["polling-closed-by-server"] += 1
         else:
-            how = "its CONNECT was answered" if connected.done() else \
-                "not even its CONNECT was answered"
+            how = self.listener.connect_answered_since("/chat", replies)
             self._found("deaf", f"the session stayed open but the probe got no "
                                 f"ack within {PROBE_TIMEOUT:.0f} s ({how})")
 

@@ -52,6 +52,8 @@ class Listener:
         self.counts: Counter[str] = Counter()
         self.closed = asyncio.Event()
         self._connects: dict[str, asyncio.Future[bool]] = {}
+        # CONNECT and CONNECT_ERROR replies heard, per namespace.
+        self.connect_replies: Counter[str] = Counter()
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._probe_ids = 0
 
@@ -65,6 +67,7 @@ class Listener:
             return reply
         self.counts[f"sio-{reply.kind}"] += 1
         if reply.kind in (0, 4):  # CONNECT or CONNECT_ERROR
+            self.connect_replies[reply.namespace] += 1
             future = self._connects.pop(reply.namespace, None)
             if future is not None and not future.done():
                 future.set_result(reply.kind == 0)
@@ -78,6 +81,12 @@ class Listener:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._connects[namespace] = future
         return future
+
+    def connect_answered_since(self, namespace: str, count: int) -> str:
+        """How the probe's CONNECT fared, for a report."""
+        if self.connect_replies[namespace] > count:
+            return "a CONNECT reply came back"
+        return "not even its CONNECT was answered"
 
     def expect_ack(self) -> tuple[int, asyncio.Future[Any]]:
         self._probe_ids += 1

@@ -34,6 +34,7 @@ class WsSession:
         self.budget = budget
         self.flood = flood
         self.script = script
+        self.profile = profile
         self.factory = PacketFactory(rng, list(target.tokens),
                                      list(target.bad_tokens), target.max_payload,
                                      profile)
@@ -72,7 +73,7 @@ class WsSession:
             message = await self.ws.receive()
             if message is None or message.opcode == rawws.CLOSE:
                 self.listener.closed.set()
-                self.trail.note("the server closed the connection")
+                self.trail.note("the server closed the connection" + _close_reason(message))
                 return
             if message.opcode == rawws.TEXT and self.listener.heard(message.text) == "ping":
                 with contextlib.suppress(Exception):
@@ -119,6 +120,8 @@ class WsSession:
 
     def _style(self) -> str:
         roll = self.rng.random()
+        if self.profile == "payloads":  # legal frames only
+            return "fragmented" if roll < 0.05 else "plain"
         if roll < 0.93:
             return "plain"
         return self.rng.choice(("fragmented", "fragmented", "flipped", "opcode",
@@ -146,7 +149,7 @@ class WsSession:
                     return
         while self.sent < self.budget:
             packets = self.factory.next()
-            if rng.random() < 0.01:
+            if self.profile == "protocol" and rng.random() < 0.01:
                 packets = [""]  # an empty text frame
             for packet in packets:
                 if not await self._send(packet, self._style()):
@@ -158,7 +161,7 @@ class WsSession:
         if self.listener.closed.is_set() or self.ws.closed:
             self.stats.outcomes["ws-closed-by-server"] += 1
             return
-        connected = self.listener.expect_connect("/chat")
+        replies = self.listener.connect_replies["/chat"]
         ack, answer = self.listener.expect_ack()
         closed = asyncio.ensure_future(self.listener.closed.wait())
         try:
@@ -181,8 +184,7 @@ class WsSession:
         elif self.listener.closed.is_set():
             self.stats.outcomes["ws-closed-by-server"] += 1
         else:
-            how = "its CONNECT was answered" if connected.done() else \
-                "not even its CONNECT was answered"
+            how = self.listener.connect_answered_since("/chat", replies)
             self._found("deaf", f"the WebSocket stayed open but the probe got no "
                                 f"ack within {PROBE_TIMEOUT:.0f} s ({how})")
 
@@ -209,3 +211,12 @@ class WsSession:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+
+
+def _close_reason(message: rawws.Message | None) -> str:
+    if message is None:
+        return ""
+    if len(message.data) < 2:
+        return " with a close frame"
+    code = int.from_bytes(message.data[:2], "big")
+    return f" with close code {code} {message.data[2:].decode('utf-8', 'replace')!r}"
