@@ -22,6 +22,9 @@ class Case:
     steps: Script
     # Long-polling only: whether a GET is pending while the POSTs go out.
     polling: bool = True
+    # Seconds between steps. The server's state cannot be observed from
+    # outside, so this is how a case makes sure a GET is already held.
+    pause: float = 0.0
 
     @property
     def packets(self) -> int:
@@ -54,5 +57,6 @@ def cases(target: Target) -> list[Case]:
              ((connect,), ("1",), (event,)), polling=False),
         Case("unknown engine.io packet in a POST", "polling",
              ((connect,), ("6",)), polling=False),
-        Case("engine.io close with a GET pending", "polling", ((connect,), ("1",))),
+        Case("engine.io close with a GET pending", "polling", ((connect,), ("1",)),
+             pause=0.3),
     ]

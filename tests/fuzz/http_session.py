@@ -6,6 +6,7 @@ Each must get a status line or a closed connection within
 from __future__ import annotations
 
 import random
+import re
 
 from . import rawhttp
 from .findings import Finding, Stats, Trail
@@ -27,7 +28,15 @@ class HttpSession:
         self.budget = budget
         self.trail = Trail()
 
-    def _request(self) -> bytes:
+    def _request(self) -> tuple[bytes, bool]:
+        """A request, and whether to half-close after it (for bodies that
+        lie about their length: the server must see them end)."""
+        request = self._make()
+        lies = b"Transfer-Encoding" in request or b"Content-Length: 1" in request \
+            or b"Content-Length: a" in request or b"Content-Length: -" in request
+        return request, lies
+
+    def _make(self) -> bytes:
         rng = self.rng
         host = f"{self.target.host}:{self.target.port}"
         query = rng.choice((
@@ -70,14 +79,29 @@ class HttpSession:
             return rawhttp.request("GET", f"{path}?{query}", host)
         return rawhttp.request("POST", target, host, body=rng.randbytes(rng.randrange(0, 500)))
 
+    async def _close_opened(self, answer: bytes) -> None:
+        """A request that opened a long-polling session closes it again:
+        the server cannot tell an abandoned session from a slow client
+        until its ping timeout."""
+        match = re.search(rb'0\{"sid":"([A-Za-z0-9_-]+)"', answer)
+        if match is None:
+            return
+        close = rawhttp.request(
+            "POST", f"{PATH}?EIO=4&transport=polling&sid={match[1].decode()}",
+            f"{self.target.host}:{self.target.port}", body=b"1")
+        self.stats.status(await rawhttp.exchange(self.target.host, self.target.port,
+                                                 close, REQUEST_TIMEOUT))
+
     async def run(self) -> int:
         sent = 0
         while sent < self.budget:
-            request = self._request()
+            request, half_close = self._request()
             self.trail.add(request)
-            status = await rawhttp.exchange(self.target.host, self.target.port,
-                                            request, REQUEST_TIMEOUT)
+            status, rest = await rawhttp.exchange_read(
+                self.target.host, self.target.port, request, REQUEST_TIMEOUT,
+                eof=half_close)
             sent += 1
+            await self._close_opened(rest)
             self.stats.sent(TRANSPORT)
             self.stats.status(status)
             if status == "timeout":

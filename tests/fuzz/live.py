@@ -10,8 +10,9 @@ requests, hand-written HTTP), and then checks that:
 - its RSS stayed within ``--max-rss-growth`` MiB of what it was before;
 - it never answered an HTTP 5xx, and never left a request unanswered;
 - every session it kept open still answered a probe event;
-- once every fuzz client is gone, ``chatio_connected_sockets`` is 0 again
-  within ``--sockets-timeout`` seconds;
+- once every fuzz client is gone, ``chatio_connected_sockets`` (and
+  ``chatio_transport_sessions``, where the node has it) is 0 again within
+  ``--sockets-timeout`` seconds;
 - normal python-socketio clients still connect, join, send, get their ack
   and each other's message, over both transports.
 
@@ -211,7 +212,8 @@ async def run_corpus(target: Target, stats: Stats, url: str,
             session = WsSession(index, rng, target, stats, case.packets, script=case.steps)
         else:
             session = PollSession(index, rng, target, stats, case.packets, http,
-                                  script=case.steps, polling=case.polling)
+                                  script=case.steps, polling=case.polling,
+                                  pause=case.pause)
         stats.sessions += 1
         behind, readings = await left_behind(url, session)
         if behind:
@@ -274,6 +276,10 @@ async def run(packets: int, seed: int, workdir: Path, *, backend: str = "sqlite"
         report.check("node alive", alive and node.running, "/healthz answered 200"
                      if alive else "/healthz did not answer 200" + signalled(node))
         if not alive:
+            report.errors = error_log(node)
+            return report
+        if not node.running:
+            report.check("node alive", False, "the process exited" + signalled(node))
             report.errors = error_log(node)
             return report
         clean, left, waited = await wait_no_sockets(node.url, sockets_timeout)

@@ -84,8 +84,10 @@ class RssSampler:
 
     async def _sample(self) -> None:
         while True:
-            with contextlib.suppress(OSError):
+            try:
                 self.peak = max(self.peak, rss_kib(self.pid))
+            except (OSError, RuntimeError):
+                return  # the process is gone: "node alive" reports it
             await asyncio.sleep(RSS_SAMPLE_INTERVAL)
 
 
@@ -100,7 +102,8 @@ async def healthy(url: str, timeout: float) -> bool:
 
 
 async def connected_sockets(url: str, timeout: float) -> dict[str, float]:
-    """``chatio_connected_sockets`` per namespace."""
+    """``chatio_connected_sockets`` per namespace, and
+    ``chatio_transport_sessions`` where the node has it."""
     async with aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout)) as http:
         async with http.get(url + "/metrics") as response:
@@ -110,6 +113,8 @@ async def connected_sockets(url: str, timeout: float) -> dict[str, float]:
         if family.name == "chatio_connected_sockets":
             for sample in family.samples:
                 found[sample.labels["namespace"]] = sample.value
+        elif family.name == "chatio_transport_sessions":
+            found["engine.io"] = family.samples[0].value
     return found
 
 

@@ -32,7 +32,8 @@ class PollSession:
     def __init__(self, index: int, rng: random.Random, target: Target,
                  stats: Stats, budget: int, http: aiohttp.ClientSession,
                  profile: str = "protocol", flood: bool = False,
-                 script: Script | None = None, polling: bool | None = None) -> None:
+                 script: Script | None = None, polling: bool | None = None,
+                 pause: float = 0.0) -> None:
         self.index = index
         self.rng = rng
         self.target = target
@@ -41,6 +42,7 @@ class PollSession:
         self.http = http
         self.flood = flood
         self.script = script
+        self.pause = pause
         self.keep_polling = rng.random() < 0.8 if polling is None else polling
         self.factory = PacketFactory(rng, list(target.tokens),
                                      list(target.bad_tokens), target.max_payload,
@@ -166,6 +168,8 @@ class PollSession:
         if self.script is not None:
             for step in self.script:
                 await self._send(list(step))
+                if self.pause:
+                    await asyncio.sleep(self.pause)
             return
         if self.flood:
             for packet in self.factory.attachment_flood(self.budget - 3):
