@@ -143,9 +143,12 @@ class ChatioEngine(engineio.AsyncServer):
                 if not upgrade:
                     return _refusal(PROTOCOL_ERROR, "not a WebSocket upgrade")
                 return await sock.upgrade(request, environ)
-            packets = await sock.handle_get_request(environ)
-            if sock.closed and not sock.queue.qsize():
-                self.sockets.pop(sid, None)
+            try:
+                packets = await sock.handle_get_request(environ)
+            finally:
+                # This poll carried the CLOSE packet, if there was one.
+                if sock.closed:
+                    self.sockets.pop(sid, None)
             return self._ok(packets)
         if method == "POST":
             await sock.handle_post_request(environ)

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from engineio import exceptions
 from engineio import packet as eio
 from engineio.async_socket import AsyncSocket
 
@@ -41,6 +42,9 @@ PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 SLOW_CONSUMER = "SLOW_CONSUMER"
 
 _NOOP = eio.Packet(eio.NOOP)
+# How often a pending long-poll checks that its client is still there: a
+# client that went away ends its session within about this long.
+POLL_CHECK_INTERVAL = 1.0
 
 
 class TransportError(Exception):
@@ -104,9 +108,33 @@ class ChatioSocket(AsyncSocket):
         if self._queued_bytes > self.server.max_buffered:
             self._drop(SLOW_CONSUMER, "long-poll queue over the limit")
 
-    async def poll(self) -> list[eio.Packet]:
-        packets = await super().poll()
-        self._queued_bytes = 0 if self.queue.empty() else self._queued_bytes
+    async def poll(self, request: web.BaseRequest | None = None
+                   ) -> list[eio.Packet]:
+        """Wait for packets; ``QueueEmpty`` when none came within the
+        heartbeat or the client closed the request's connection."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.server.ping_interval + self.server.ping_timeout
+        while True:
+            wait = min(POLL_CHECK_INTERVAL, deadline - loop.time())
+            try:
+                first = await asyncio.wait_for(self.queue.get(), max(wait, 0))
+                break
+            except asyncio.TimeoutError:
+                gone = request is not None and (
+                    request.transport is None or request.transport.is_closing())
+                if gone or loop.time() >= deadline:
+                    raise exceptions.QueueEmpty() from None
+        self.queue.task_done()
+        packets = [first] if first is not None else []
+        while first is not None and not self.queue.empty():
+            pkt = self.queue.get_nowait()
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        if self.queue.empty():
+            self._queued_bytes = 0
         return packets
 
     # -- heartbeat ---------------------------------------------------------
@@ -190,7 +218,7 @@ class ChatioSocket(AsyncSocket):
             raise self.fail(PROTOCOL_ERROR, "overlapping long-poll GET")
         self._polling = True
         try:
-            return await self.poll()
+            return await self.poll(environ.get("aiohttp.request"))
         except Exception:
             await self.close(wait=False,
                              reason=self.server.reason.TRANSPORT_ERROR)

@@ -21,16 +21,23 @@ from support.process import ChatioProcess
 HOST = "127.0.0.1"
 MAX_PAYLOAD = 65_536
 RSS_SAMPLE_INTERVAL = 0.25
+# Seconds of the node's ping interval and ping timeout.
+HEARTBEAT = 3
 
 
 def node_env(workdir: Path, secret: str, backend: str) -> dict[str, str]:
     """A single node with its documented defaults, but for its own secret,
-    data directory and history store."""
+    data directory and history store, and a short heartbeat: a long-poll
+    client that walks away between two requests has no connection to lose,
+    so only the heartbeat ends its session, and the leftover check must see
+    that happen."""
     return {
         "CHATIO_SECRET": secret,
         "CHATIO_DATA_DIR": str(workdir / "data"),
         "CHATIO_HISTORY_BACKEND": backend,
         "CHATIO_MAX_PAYLOAD": str(MAX_PAYLOAD),
+        "CHATIO_PING_INTERVAL": str(HEARTBEAT),
+        "CHATIO_PING_TIMEOUT": str(HEARTBEAT),
         "LOG_LEVEL": "info",
     }
 
