@@ -16,7 +16,8 @@ from aiohttp import web
 
 from . import api
 from .appkeys import (BACKENDS, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
-                      LIFECYCLE, SETTINGS, SIO, SWEEP_JOBS, Lifecycle)
+                      LIFECYCLE, RECEIPTS, SETTINGS, SIO, SWEEP_JOBS,
+                      Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from .log_limits import LogLimiter
@@ -30,7 +31,10 @@ from .namespaces.typing_ns import TypingNamespace
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
 from .secret_file import load_or_create_secret
+from .services.changes import ChangeService
 from .services.chat import ChatService
+from .services.reads import ReadService
+from .services.receipts import ReceiptCoalescer
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
@@ -82,13 +86,19 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     typing = TypingService(
         backends.typing, NamespaceFanout(sio, TYPING_NAMESPACE, metrics), presence,
         backends.typing_limiter, settings.typing_ttl)
-    chat = ChatService(InstrumentedHistoryStore(backends.history, metrics),
-                       backends.message_limiter,
-                       NamespaceFanout(sio, CHAT_NAMESPACE, metrics),
+    history = InstrumentedHistoryStore(backends.history, metrics)
+    chat_fanout = NamespaceFanout(sio, CHAT_NAMESPACE, metrics)
+    chat = ChatService(history, backends.message_limiter, chat_fanout,
                        listeners=[presence, typing])  # presence first
+    changes = ChangeService(history, backends.message_limiter, chat_fanout)
+    receipts = ReceiptCoalescer(chat_fanout, settings.receipt_interval)
+    # Reads are cheap and frequent, like typing: they share its limit.
+    reads = ReadService(history, backends.typing_limiter, chat_fanout,
+                        receipts)
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
     sio.register_namespace(ChatNamespace(
-        chat, max_message_chars=settings.max_message_chars, **auth))
+        chat, changes, reads, max_message_chars=settings.max_message_chars,
+        **auth))
     sio.register_namespace(PresenceNamespace(presence, **auth))
     sio.register_namespace(TypingNamespace(typing, **auth))
 
@@ -103,6 +113,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[GUEST_LIMITER] = MemoryRateLimiter(settings.rate_guest)
     app[GUEST_REFUSALS] = LogLimiter(api.log)
     app[LIFECYCLE] = lifecycle
+    app[RECEIPTS] = receipts
     sio.attach(app)
     app.add_routes(api.routes)
     # Open on the node's port for scrapers; the public proxy must not expose it.
@@ -115,6 +126,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     if backends.local_presence is not None:
         app.cleanup_ctx.append(_presence_snapshot)
     app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(_receipts)
     app.on_shutdown.append(_drop_clients)
     return app
 
@@ -157,6 +169,11 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _receipts(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[RECEIPTS].close()
 
 
 async def _drop_clients(app: web.Application) -> None:

@@ -6,6 +6,7 @@ from aiohttp import web
 from .backends import Backends
 from .log_limits import LogLimiter
 from .ratelimit import RateLimiter
+from .services.receipts import ReceiptCoalescer
 from .transport import ChatioServer
 from .settings import Settings
 from .tokens import TokenIssuer
@@ -26,3 +27,4 @@ GUEST_LIMITER = web.AppKey("guest_limiter", RateLimiter)
 GUEST_REFUSALS = web.AppKey("guest_refusals", LogLimiter)
 SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+RECEIPTS = web.AppKey("receipts", ReceiptCoalescer)

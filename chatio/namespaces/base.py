@@ -80,6 +80,7 @@ class EventNamespace(socketio.AsyncNamespace):
                 c.REFUSAL_MESSAGE, {"code": exc.code}) from None
         session = SocketSession(sid=sid, identity=identity, address=address)
         self.sessions[sid] = session
+        await self.connected(session)
         log.info("connected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": identity.user_id, "address": address}})
@@ -95,6 +96,9 @@ class EventNamespace(socketio.AsyncNamespace):
         log.info("disconnected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": session.user_id, "reason": str(reason)}})
+
+    async def connected(self, session: SocketSession) -> None:
+        """Hook: a socket was accepted (before any of its events)."""
 
     async def disconnected(self, session: SocketSession) -> None:
         """Hook: clean up after a socket left (in order after its events)."""
