@@ -56,7 +56,7 @@ def is_emoji(text: str) -> bool:
         return False
     if len(cps) == 2 and all(_regional(cp) for cp in cps):
         return True
-    if cps[0] in b"0123456789#*":
+    if text[0] in "0123456789#*":
         return cps[1:] in ([KEYCAP], [VS16, KEYCAP])
     return _zwj_sequence(cps)
 

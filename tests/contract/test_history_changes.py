@@ -13,6 +13,7 @@ from chatio.constants import MAX_REACTIONS_PER_MESSAGE
 from chatio.errors import Forbidden, NotFound, TooManyReactions
 from chatio.store import HistoryStore
 from chatio.store.redis import RedisHistoryStore
+from support.redis_contents import held_under
 from support import RedisServer
 
 from test_history_store import KINDS, RETENTION, _build_for, change, draft, fill
@@ -257,12 +258,9 @@ async def test_redis_delete_leaves_no_text_in_redis(
         await store.append(draft(1, client_id="m"))
         await store.amend(change(1, text=SECRET, client_id="e"))
 
-        async def dumped() -> bytes:
-            keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-            return b"".join([await client.dump(key) or b"" for key in keys])
-        assert SECRET.encode() in await dumped()
+        assert SECRET.encode() in await held_under(client, redis_prefix)
         await store.amend(change(1))
-        assert SECRET.encode() not in await dumped()
+        assert SECRET.encode() not in await held_under(client, redis_prefix)
     finally:
         await client.aclose()
         await store.close()
