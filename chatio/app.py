@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import api, openapi, server_api
 from .appkeys import (BACKENDS, CHAT, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
-                      LIFECYCLE, PRESENCE, SETTINGS, SIO, SWEEP_JOBS,
+                      LIFECYCLE, PRESENCE, RECEIPTS, SETTINGS, SIO, SWEEP_JOBS,
                       Lifecycle)
 from .backends import build_backends
 from .constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
@@ -32,7 +32,10 @@ from .release import release
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
 from .secret_file import ensure_data_dir, load_or_create_secret
+from .services.changes import ChangeService
 from .services.chat import ChatService
+from .services.reads import ReadService
+from .services.receipts import ReceiptCoalescer
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
@@ -79,13 +82,19 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     typing = TypingService(
         backends.typing, NamespaceFanout(sio, TYPING_NAMESPACE, metrics), presence,
         backends.typing_limiter, settings.typing_ttl)
-    chat = ChatService(InstrumentedHistoryStore(backends.history, metrics),
-                       backends.message_limiter,
-                       NamespaceFanout(sio, CHAT_NAMESPACE, metrics),
+    history = InstrumentedHistoryStore(backends.history, metrics)
+    chat_fanout = NamespaceFanout(sio, CHAT_NAMESPACE, metrics)
+    chat = ChatService(history, backends.message_limiter, chat_fanout,
                        listeners=[presence, typing])  # presence first
+    changes = ChangeService(history, backends.message_limiter, chat_fanout)
+    receipts = ReceiptCoalescer(chat_fanout, settings.receipt_interval)
+    # Reads are cheap and frequent, like typing: they share its limit.
+    reads = ReadService(history, backends.typing_limiter, chat_fanout,
+                        receipts)
     auth = {"issuer": issuer, "trusted_proxies": settings.trusted_proxies}
     sio.add_namespace(ChatNamespace(
-        chat, max_message_chars=settings.max_message_chars, **auth))
+        chat, changes, reads, max_message_chars=settings.max_message_chars,
+        **auth))
     sio.add_namespace(PresenceNamespace(presence, **auth))
     sio.add_namespace(TypingNamespace(typing, **auth))
 
@@ -101,6 +110,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[LIFECYCLE] = lifecycle
     app[CHAT] = chat
     app[PRESENCE] = presence
+    app[RECEIPTS] = receipts
     sio.attach(app)
     app.add_routes(api.routes)
     app.add_routes(server_api.routes)
@@ -115,6 +125,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     if backends.local_presence is not None:
         app.cleanup_ctx.append(_presence_snapshot)
     app.cleanup_ctx.append(_sweeper)
+    app.cleanup_ctx.append(_receipts)
     app.on_shutdown.append(_drop_clients)
     return app
 
@@ -171,6 +182,11 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _receipts(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[RECEIPTS].close()
 
 
 async def _drop_clients(app: web.Application) -> None:

@@ -8,6 +8,7 @@ from .log_limits import LogLimiter
 from .ratelimit import RateLimiter
 from .services.chat import ChatService
 from .services.presence import PresenceService
+from .services.receipts import ReceiptCoalescer
 from .transport import ChatioServer
 from .settings import Settings
 from .tokens import TokenIssuer
@@ -30,3 +31,4 @@ SWEEP_JOBS = web.AppKey("sweep_jobs", list)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 CHAT = web.AppKey("chat", ChatService)
 PRESENCE = web.AppKey("presence", PresenceService)
+RECEIPTS = web.AppKey("receipts", ReceiptCoalescer)

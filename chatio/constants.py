@@ -15,6 +15,11 @@ EVENT_JOIN = "join"
 EVENT_LEAVE = "leave"
 EVENT_MESSAGE = "message"
 EVENT_HISTORY = "history"
+EVENT_EDIT = "edit"
+EVENT_DELETE = "delete"
+EVENT_REACT = "react"
+EVENT_READ = "read"  # also server -> client, to the reader's own sockets
+EVENT_READERS = "readers"
 
 # Client -> server events on /presence and /typing.
 EVENT_SUBSCRIBE = "subscribe"
@@ -24,6 +29,13 @@ EVENT_TYPING = "typing"  # also server -> client on /typing
 # Server -> client events.
 EVENT_PRESENCE = "presence"
 EVENT_CHATIO_ERROR = "chatio_error"
+EVENT_REACTION = "reaction"
+EVENT_RECEIPTS = "receipts"
+
+# The ``kind`` of a room log entry that changes an earlier message; a plain
+# message has no ``kind``.
+KIND_EDIT = "edit"
+KIND_DELETE = "delete"
 
 # Event names Socket.IO reserves: a client may never trigger them as events.
 RESERVED_EVENTS = frozenset({
@@ -40,10 +52,12 @@ TOO_MANY_ROOMS = "TOO_MANY_ROOMS"
 UNKNOWN_EVENT = "UNKNOWN_EVENT"
 UNAVAILABLE = "UNAVAILABLE"
 INTERNAL = "INTERNAL"
+NOT_FOUND = "NOT_FOUND"
+TOO_MANY_REACTIONS = "TOO_MANY_REACTIONS"
 
 ERROR_CODES = (
     INVALID_PAYLOAD, NOT_IN_ROOM, FORBIDDEN, RATE_LIMITED, TOO_MANY_ROOMS,
-    UNKNOWN_EVENT, UNAVAILABLE, INTERNAL,
+    UNKNOWN_EVENT, UNAVAILABLE, INTERNAL, NOT_FOUND, TOO_MANY_REACTIONS,
 )
 RETRYABLE_CODES = frozenset({RATE_LIMITED, UNAVAILABLE, INTERNAL})
 
@@ -65,6 +79,14 @@ DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
 CLIENT_ID_MAX_CHARS = 64
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+# Different emoji one message may carry.
+MAX_REACTIONS_PER_MESSAGE = 20
+# Code points of one reaction (a single emoji grapheme).
+MAX_EMOJI_CODE_POINTS = 16
+# The most readers one ``readers`` answer and one ``receipts`` event list.
+MAX_READERS = 100
+# ``unread`` counts at most this many messages.
+UNREAD_COUNT_LIMIT = 1000
 
 # A volatile send skips a socket with more than this many bytes unsent.
 VOLATILE_BUFFER_LIMIT = 16 * 1024

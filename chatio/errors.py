@@ -77,6 +77,19 @@ class Unavailable(ChatioError):
         return {**super().to_wire(), "message": self.default_message}
 
 
+class NotFound(ChatioError):
+    """The message is not in the room's kept history, or was deleted."""
+
+    code = c.NOT_FOUND
+    default_message = "no such message"
+
+
+class TooManyReactions(ChatioError):
+    code = c.TOO_MANY_REACTIONS
+    default_message = (f"a message carries at most "
+                       f"{c.MAX_REACTIONS_PER_MESSAGE} different reactions")
+
+
 class Internal(ChatioError):
     code = c.INTERNAL
 

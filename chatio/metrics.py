@@ -31,10 +31,13 @@ NAMESPACES = frozenset({c.CHAT_NAMESPACE, c.PRESENCE_NAMESPACE,
 CLIENT_EVENTS = frozenset({
     c.EVENT_JOIN, c.EVENT_LEAVE, c.EVENT_MESSAGE, c.EVENT_HISTORY,
     c.EVENT_SUBSCRIBE, c.EVENT_UNSUBSCRIBE, c.EVENT_TYPING,
+    c.EVENT_EDIT, c.EVENT_DELETE, c.EVENT_REACT, c.EVENT_READ,
+    c.EVENT_READERS,
 })
 # Events the server broadcasts to rooms.
 BROADCAST_EVENTS = frozenset({c.EVENT_MESSAGE, c.EVENT_PRESENCE,
-                              c.EVENT_TYPING})
+                              c.EVENT_TYPING, c.EVENT_REACTION,
+                              c.EVENT_RECEIPTS, c.EVENT_READ})
 # Codes of failed events and of refused connections.
 ERROR_CODES = frozenset(c.ERROR_CODES) | {c.UNAUTHORIZED, c.TOKEN_EXPIRED}
 

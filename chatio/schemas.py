@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import constants as c
+from .emoji import is_emoji
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _ALLOWED_CONTROLS = {"\n", "\t"}
@@ -79,6 +80,16 @@ class MessageText(StrictString):
         return text
 
 
+class Emoji(StrictString):
+    """Exactly one emoji grapheme (see ``chatio.emoji``)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_emoji(text):
+            raise ValidationError("Must be exactly one emoji.")
+        return text
+
+
 def _room() -> fields.Field:
     return StrictString(required=True, validate=validate.Regexp(
         c.ROOM_NAME_PATTERN, error="Must be 1 to 64 of A-Z a-z 0-9 _ . : @ -."))
@@ -86,6 +97,12 @@ def _room() -> fields.Field:
 
 def _seq(**kwargs: Any) -> fields.Field:
     return StrictInteger(validate=validate.Range(0, MAX_SAFE_INTEGER), **kwargs)
+
+
+def _target() -> fields.Field:
+    """The ``seq`` of an existing message (seq 0 is never one)."""
+    return StrictInteger(required=True,
+                         validate=validate.Range(1, MAX_SAFE_INTEGER))
 
 
 def _limit() -> fields.Field:
@@ -125,6 +142,39 @@ class HistorySchema(Schema):
 class TypingSchema(Schema):
     room = _room()
     typing = StrictBoolean(required=True)
+
+
+class ReadSchema(Schema):
+    room = _room()
+    seq = _seq(required=True)
+
+
+class ReadersSchema(Schema):
+    room = _room()
+    seq = _target()
+
+
+class DeleteSchema(Schema):
+    room = _room()
+    seq = _target()
+    client_id = _client_id()
+
+
+class ReactSchema(Schema):
+    room = _room()
+    seq = _target()
+    emoji = Emoji(required=True)
+    on = StrictBoolean(required=True)
+
+
+def edit_schema(max_chars: int) -> Schema:
+    """The ``edit`` payload schema for a text limit."""
+    return Schema.from_dict({
+        "room": _room(),
+        "seq": _target(),
+        "text": MessageText(max_chars, required=True),
+        "client_id": _client_id(),
+    }, name="EditSchema")()
 
 
 def message_schema(max_chars: int) -> Schema:

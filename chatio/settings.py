@@ -87,6 +87,7 @@ class Settings:
     rate_typing: Rate = Rate(10, 20)
     presence_grace: float = 5.0
     typing_ttl: float = 6.0
+    receipt_interval: float = 1.0
     ws_compression: bool = False
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
@@ -143,6 +144,8 @@ class Settings:
                                       defaults.presence_grace),
             typing_ttl=reader.get("CHATIO_TYPING_TTL", _positive_float,
                                   defaults.typing_ttl),
+            receipt_interval=reader.get("CHATIO_RECEIPT_INTERVAL", _seconds,
+                                        defaults.receipt_interval),
             ws_compression=reader.get("CHATIO_WS_COMPRESSION", _bool, False),
             ping_interval=reader.get("CHATIO_PING_INTERVAL", _positive_float,
                                      defaults.ping_interval),

@@ -80,6 +80,7 @@ class EventNamespace:
             raise
         session = SocketSession(sid=sid, identity=identity, address=address)
         self.sessions[sid] = session
+        await self.connected(session)
         log.info("connected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": identity.user_id, "address": address}})
@@ -96,6 +97,9 @@ class EventNamespace:
         log.info("disconnected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": session.user_id, "reason": str(reason)}})
+
+    async def connected(self, session: SocketSession) -> None:
+        """Hook: a socket was accepted (before any of its events)."""
 
     async def disconnected(self, session: SocketSession) -> None:
         """Hook: clean up after a socket left (in order after its events)."""

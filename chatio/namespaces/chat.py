@@ -1,11 +1,15 @@
-"""The /chat namespace: rooms, messages, history."""
+"""The /chat namespace: rooms, messages, history, changes and reads."""
 from __future__ import annotations
 
 from typing import Any
 
 from .. import constants as c
-from ..schemas import HistorySchema, JoinSchema, RoomSchema, message_schema
+from ..schemas import (DeleteSchema, HistorySchema, JoinSchema, ReactSchema,
+                       ReadersSchema, ReadSchema, RoomSchema, edit_schema,
+                       message_schema)
+from ..services.changes import ChangeService
 from ..services.chat import ChatService
+from ..services.reads import ReadService
 from ..services.session import SocketSession
 from ..settings import Network
 from ..tokens import TokenIssuer
@@ -13,9 +17,11 @@ from .base import EventNamespace, handles
 
 
 class ChatNamespace(EventNamespace):
-    """Handlers for ``join``, ``leave``, ``message`` and ``history``."""
+    """Handlers for ``join``, ``leave``, ``message``, ``history``, ``edit``,
+    ``delete``, ``react``, ``read`` and ``readers``."""
 
-    def __init__(self, chat: ChatService, *, issuer: TokenIssuer,
+    def __init__(self, chat: ChatService, changes: ChangeService,
+                 reads: ReadService, *, issuer: TokenIssuer,
                  trusted_proxies: tuple[Network, ...],
                  max_message_chars: int) -> None:
         super().__init__(c.CHAT_NAMESPACE, issuer=issuer,
@@ -24,8 +30,18 @@ class ChatNamespace(EventNamespace):
                              c.EVENT_LEAVE: RoomSchema(),
                              c.EVENT_MESSAGE: message_schema(max_message_chars),
                              c.EVENT_HISTORY: HistorySchema(),
+                             c.EVENT_EDIT: edit_schema(max_message_chars),
+                             c.EVENT_DELETE: DeleteSchema(),
+                             c.EVENT_REACT: ReactSchema(),
+                             c.EVENT_READ: ReadSchema(),
+                             c.EVENT_READERS: ReadersSchema(),
                          })
         self._chat = chat
+        self._changes = changes
+        self._reads = reads
+
+    async def connected(self, session: SocketSession) -> None:
+        await self._reads.connected(session)
 
     async def disconnected(self, session: SocketSession) -> None:
         await self._chat.disconnected(session)
@@ -45,3 +61,23 @@ class ChatNamespace(EventNamespace):
     @handles(c.EVENT_HISTORY)
     async def history(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._chat.history(session, **payload)
+
+    @handles(c.EVENT_EDIT)
+    async def edit(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._changes.edit(session, **payload)
+
+    @handles(c.EVENT_DELETE)
+    async def delete(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._changes.delete(session, **payload)
+
+    @handles(c.EVENT_REACT)
+    async def react(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._changes.react(session, **payload)
+
+    @handles(c.EVENT_READ)
+    async def read(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._reads.read(session, **payload)
+
+    @handles(c.EVENT_READERS)
+    async def readers(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self._reads.readers(session, **payload)

@@ -41,11 +41,13 @@ class ChatService:
         # page and live delivery; the client de-duplicates by seq.
         await self._fanout.enter(session.sid, room)
         try:
+            viewer = session.user_id
             if since is None:
-                page = await self._store.latest(room, limit)
+                page = await self._store.latest(room, limit, viewer)
             else:
-                page = await self._store.after(room, since, limit)
+                page = await self._store.after(room, since, limit, viewer)
             last_seq = await self._store.last_seq(room)
+            read = await self._store.read_state(room, viewer)
         except Exception:
             if is_new:
                 await self._fanout.leave(session.sid, room)
@@ -54,7 +56,8 @@ class ChatService:
         if is_new:
             await self._notify("member_joined", session, room)
         ack: dict[str, Any] = {"room": room, "history": page.messages,
-                               "more": page.more, "last_seq": last_seq}
+                               "more": page.more, "last_seq": last_seq,
+                               "read_seq": read.seq, "unread": read.unread}
         if page.gap:
             ack["gap"] = True
         return ack
@@ -135,17 +138,19 @@ class ChatService:
         """A page of a joined room's history, oldest first."""
         if room not in session.rooms:
             raise NotInRoom()
-        return await self.read(room, limit, before, after)
+        return await self.read(room, limit, before, after, session.user_id)
 
     async def read(self, room: str, limit: int, before: int | None = None,
-                   after: int | None = None) -> dict[str, Any]:
-        """A page of any room's history, as ``history`` answers it."""
+                   after: int | None = None,
+                   viewer: str | None = None) -> dict[str, Any]:
+        """A page of any room's history, as ``history`` answers it;
+        ``viewer`` is whose reactions count as "me"."""
         if after is not None:
-            page = await self._store.after(room, after, limit)
+            page = await self._store.after(room, after, limit, viewer)
         elif before is not None:
-            page = await self._store.before(room, before, limit)
+            page = await self._store.before(room, before, limit, viewer)
         else:
-            page = await self._store.latest(room, limit)
+            page = await self._store.latest(room, limit, viewer)
         ack: dict[str, Any] = {"messages": page.messages, "more": page.more}
         if page.gap:
             ack["gap"] = True

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from ..settings import Settings
-from .base import Appended, Draft, HistoryStore, Page
+from .base import (Appended, Change, Draft, HistoryStore, Page, Reacted,
+                   Reader, ReadState)
 from .memory import MemoryHistoryStore
 from .sqlite import SqliteHistoryStore
 
-__all__ = ["Appended", "Draft", "HistoryStore", "Page", "build_history_store"]
+__all__ = ["Appended", "Change", "Draft", "HistoryStore", "Page", "Reacted",
+           "ReadState", "Reader", "build_history_store"]
 
 
 def build_history_store(settings: Settings) -> HistoryStore:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+from ..constants import KIND_DELETE, KIND_EDIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +32,69 @@ class Draft:
         if self.client_id is not None:
             message["client_id"] = self.client_id
         return message
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """An edit (``text`` given) or delete (``text`` None) of the message at
+    ``target``, before the store gives it its own ``seq``. ``by_backend``
+    lifts the rule that only the author may change a message."""
+
+    id: str
+    room: str
+    user_id: str
+    user_name: str
+    target: int
+    ts: int
+    text: str | None = None
+    client_id: str | None = None
+    by_backend: bool = False
+
+    @property
+    def kind(self) -> str:
+        return KIND_DELETE if self.text is None else KIND_EDIT
+
+    def stored_as(self, seq: int) -> dict[str, Any]:
+        """The wire form of this log entry at position ``seq``."""
+        entry: dict[str, Any] = {
+            "id": self.id,
+            "seq": seq,
+            "room": self.room,
+            "user": {"id": self.user_id, "name": self.user_name},
+            "kind": self.kind,
+            "target": self.target,
+            "ts": self.ts,
+        }
+        if self.text is not None:
+            entry["text"] = self.text
+        if self.client_id is not None:
+            entry["client_id"] = self.client_id
+        return entry
+
+
+class Reacted(NamedTuple):
+    """The outcome of a reaction: the emoji's count on the message now, and
+    whether this call changed it."""
+
+    count: int
+    changed: bool
+
+
+class ReadState(NamedTuple):
+    """A user's read position in a room and the messages of others after it
+    (counted up to ``UNREAD_COUNT_LIMIT``)."""
+
+    seq: int
+    unread: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Reader:
+    """Someone whose read position is ``seq``."""
+
+    user_id: str
+    name: str
+    seq: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,15 +137,46 @@ class HistoryStore(Protocol):
         """The message ``user_id`` stored with ``client_id`` in ``room``
         within the idempotency window, if any."""
 
-    async def latest(self, room: str, limit: int) -> Page:
-        """The newest ``limit`` messages."""
+    async def amend(self, change: Change) -> Appended:
+        """Store ``change`` as a log entry with the room's next ``seq`` and
+        apply it to its target, atomically; idempotent by ``client_id`` like
+        ``append``. A delete removes the text from the target, from the
+        edits of it and from their idempotency records. Raises ``NotFound``
+        unless the target is a kept, undeleted message, and ``Forbidden``
+        when ``change.user_id`` is not its author (unless ``by_backend``)."""
 
-    async def after(self, room: str, seq: int, limit: int) -> Page:
-        """Up to ``limit`` messages with ``seq`` greater than ``seq``."""
+    async def react(self, room: str, seq: int, user_id: str, emoji: str,
+                    on: bool) -> Reacted:
+        """Add (``on``) or remove ``user_id``'s ``emoji`` on the message at
+        ``seq``, atomically. Raises ``NotFound`` like ``amend``, and
+        ``TooManyReactions`` for a new emoji beyond the per-message limit."""
 
-    async def before(self, room: str, seq: int, limit: int) -> Page:
-        """Up to ``limit`` messages with ``seq`` less than ``seq``, the
+    async def mark_read(self, room: str, user_id: str, user_name: str,
+                        seq: int) -> tuple[int, bool]:
+        """Move the read position forward to ``seq`` (never back, never
+        past the newest entry); return the position now and whether it
+        moved."""
+
+    async def read_state(self, room: str, user_id: str) -> ReadState:
+        """The read position (0 when none) and the unread count."""
+
+    async def readers(self, room: str, seq: int, limit: int) -> list[Reader]:
+        """Up to ``limit`` readers whose position is at least ``seq``,
+        furthest first."""
+
+    async def latest(self, room: str, limit: int,
+                     viewer: str | None = None) -> Page:
+        """The newest ``limit`` entries. Every page holds messages in their
+        current state, with ``reactions`` as seen by ``viewer``."""
+
+    async def after(self, room: str, seq: int, limit: int,
+                    viewer: str | None = None) -> Page:
+        """Up to ``limit`` entries with ``seq`` greater than ``seq``."""
+
+    async def before(self, room: str, seq: int, limit: int,
+                     viewer: str | None = None) -> Page:
+        """Up to ``limit`` entries with ``seq`` less than ``seq``, the
         nearest ones."""
 
     async def last_seq(self, room: str) -> int:
-        """The ``seq`` of the room's newest message; 0 for a new room."""
+        """The ``seq`` of the room's newest entry; 0 for a new room."""

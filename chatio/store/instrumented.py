@@ -10,7 +10,8 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from ..metrics import STORE_APPEND, STORE_READ, Metrics
-from .base import Appended, Draft, HistoryStore, Page
+from .base import (Appended, Change, Draft, HistoryStore, Page, Reacted,
+                   Reader, ReadState)
 
 T = TypeVar("T")
 
@@ -49,16 +50,42 @@ class InstrumentedHistoryStore:
         return await self._timed(
             STORE_READ, self._inner.find_sent(room, user_id, client_id))
 
-    async def latest(self, room: str, limit: int) -> Page:
-        return await self._timed(STORE_READ, self._inner.latest(room, limit))
+    async def amend(self, change: Change) -> Appended:
+        return await self._timed(STORE_APPEND, self._inner.amend(change))
 
-    async def after(self, room: str, seq: int, limit: int) -> Page:
-        return await self._timed(STORE_READ,
-                                 self._inner.after(room, seq, limit))
+    async def react(self, room: str, seq: int, user_id: str, emoji: str,
+                    on: bool) -> Reacted:
+        return await self._timed(
+            STORE_APPEND, self._inner.react(room, seq, user_id, emoji, on))
 
-    async def before(self, room: str, seq: int, limit: int) -> Page:
+    async def mark_read(self, room: str, user_id: str, user_name: str,
+                        seq: int) -> tuple[int, bool]:
+        return await self._timed(
+            STORE_APPEND,
+            self._inner.mark_read(room, user_id, user_name, seq))
+
+    async def read_state(self, room: str, user_id: str) -> ReadState:
         return await self._timed(STORE_READ,
-                                 self._inner.before(room, seq, limit))
+                                 self._inner.read_state(room, user_id))
+
+    async def readers(self, room: str, seq: int, limit: int) -> list[Reader]:
+        return await self._timed(STORE_READ,
+                                 self._inner.readers(room, seq, limit))
+
+    async def latest(self, room: str, limit: int,
+                     viewer: str | None = None) -> Page:
+        return await self._timed(STORE_READ,
+                                 self._inner.latest(room, limit, viewer))
+
+    async def after(self, room: str, seq: int, limit: int,
+                    viewer: str | None = None) -> Page:
+        return await self._timed(STORE_READ,
+                                 self._inner.after(room, seq, limit, viewer))
+
+    async def before(self, room: str, seq: int, limit: int,
+                     viewer: str | None = None) -> Page:
+        return await self._timed(STORE_READ,
+                                 self._inner.before(room, seq, limit, viewer))
 
     async def last_seq(self, room: str) -> int:
         return await self._timed(STORE_READ, self._inner.last_seq(room))

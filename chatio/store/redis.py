@@ -1,13 +1,22 @@
 """History in Redis, shared by every node of a cluster.
 
-Each room has two keys, plus one short-lived key per remembered send:
+Each room has these keys, plus one short-lived key per remembered send:
 
 ``{prefix}:room:{<room>}:seq``
     the last ``seq`` given out (``INCR``);
-``{prefix}:room:{<room>}:stream``
-    the messages, each under the stream id ``<seq>-0``;
+``{prefix}:room:{<room>}:log``
+    a hash of the kept log entries, ``seq`` -> entry JSON, each in its
+    current state (an edited or deleted message is overwritten in place);
+``{prefix}:room:{<room>}:edits``
+    a hash ``seq`` -> JSON list of the seqs of the edits of that message,
+    so a delete can remove their text too;
+``{prefix}:room:{<room>}:reactions``
+    a hash ``seq`` -> JSON ``{emoji: [user ids]}``;
+``{prefix}:room:{<room>}:reads`` and ``:readnames``
+    a sorted set of read positions (user id scored by seq) and the name
+    each reader had;
 ``{prefix}:room:{<room>}:sent:<len(user)>:<user>:<client_id>``
-    the stored message of a send that carried a ``client_id``, expiring
+    the stored entry of a send that carried a ``client_id``, expiring
     after the idempotency window.
 
 The room name sits between braces. That is a Redis Cluster hash tag, so all
@@ -17,22 +26,21 @@ cannot contain ``}``: the ``:`` that room names may contain can never make
 one room's key look like another room's. The user id is length-prefixed for
 the same reason, so ``("a:b", "c")`` and ``("a", "b:c")`` stay distinct.
 
-Appends run as one Lua script, so the idempotency check, the ``INCR``, the
-``XADD`` and the idempotency record happen atomically on the server: two
-nodes racing on the same ``client_id`` still store exactly one message, and
-nothing is read by Python and written back.
+Every write runs as one Lua script (``redis_scripts``), so the idempotency
+check, the ``INCR``, the entry and the idempotency record happen atomically
+on the server: two nodes racing on the same ``client_id`` still store
+exactly one entry, and nothing is read by Python and written back.
 
-Retention is kept in two layers. ``XADD ... MAXLEN ~ retention`` trims the
-stream cheaply, but approximate trimming removes whole stream nodes only, so
-the stream usually holds *more* than ``retention`` entries. Reads therefore
-treat only the newest ``retention`` seqs (``seq > last_seq - retention``) as
-kept, which gives the same pages as the exact stores. The idempotency records
+Retention is exact: the append that gives out ``seq`` drops entry
+``seq - retention`` with its reactions and edit list. Idempotency records
 live in their own keys with a TTL of the idempotency window (24 h), so
-trimming never breaks a retry.
+trimming never breaks a retry. A delete overwrites the message, its edits
+and their idempotency records, so the text is no longer held by Redis; an
+append-only file still holds it until Redis next rewrites that file.
 
-These scripts page with inclusive integer bounds on ``<seq>-0`` ids, which
-every Redis with streams understands; cluster mode as a whole is documented
-for Redis 6.2 or newer.
+Nodes before the log hash kept entries in a stream,
+``{prefix}:room:{<room>}:stream``; reads still fall back to it, and appends
+trim it away as retention passes.
 """
 from __future__ import annotations
 
@@ -43,69 +51,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..constants import IDEMPOTENCY_WINDOW_SECONDS
-from ..errors import Unavailable
+from ..constants import (IDEMPOTENCY_WINDOW_SECONDS,
+                         MAX_REACTIONS_PER_MESSAGE, UNREAD_COUNT_LIMIT)
+from ..errors import Forbidden, NotFound, TooManyReactions, Unavailable
 from ..redis_client import REDIS_FAILURES, new_client
-from .base import Appended, Draft, Page
-
-# KEYS: seq, stream[, sent]
-# ARGV: message JSON without seq and without its opening brace, retention,
-#       idempotency window in ms
-# Returns {duplicate (0/1), message JSON}.
-APPEND_SCRIPT = """
-if #KEYS == 3 then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then
-    return {1, seen}
-  end
-end
-local seq = redis.call('INCR', KEYS[1])
-local body = '{"seq":' .. seq .. ',' .. ARGV[1]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'm', body)
-local window = tonumber(ARGV[3])
-if #KEYS == 3 and window > 0 then
-  redis.call('SET', KEYS[3], body, 'PX', window)
-end
-return {0, body}
-"""
-
-# KEYS: seq, stream
-# ARGV: mode ('latest' | 'after' | 'before'), seq, count, retention
-# Returns {oldest kept seq (0 when none), entries in read order}.
-READ_SCRIPT = """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-local floor = last - tonumber(ARGV[4])
-if floor < 0 then floor = 0 end
-local oldest = 0
-local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-if first then
-  oldest = tonumber(string.match(first[1], '^(%d+)'))
-  if oldest <= floor then oldest = floor + 1 end
-  if oldest > last then oldest = 0 end
-end
-if oldest == 0 then
-  return {0, {}}
-end
-local mode, seq, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local entries
-if mode == 'latest' then
-  entries = redis.call('XREVRANGE', KEYS[2], '+', string.format('%d', oldest),
-                       'COUNT', count)
-elseif mode == 'after' then
-  local from = seq + 1
-  if from < oldest then from = oldest end
-  if from > last then return {oldest, {}} end
-  entries = redis.call('XRANGE', KEYS[2], string.format('%d', from), '+',
-                       'COUNT', count)
-else
-  local to = seq - 1
-  if to > last then to = last end
-  if to < oldest then return {oldest, {}} end
-  entries = redis.call('XREVRANGE', KEYS[2], string.format('%d', to),
-                       string.format('%d', oldest), 'COUNT', count)
-end
-return {oldest, entries}
-"""
+from .base import Appended, Change, Draft, Page, Reacted, Reader, ReadState
+from .entries import decorated
+from .redis_scripts import (MARK_READ_SCRIPT, READ_SCRIPT, READ_STATE_SCRIPT,
+                            REACT_SCRIPT, WRITE_SCRIPT)
 
 # Python ints beyond this are clamped before they reach Lua's doubles.
 _MAX_SEQ = 2 ** 52
@@ -135,8 +88,7 @@ class RedisHistoryStore:
         self._retention = retention
         self._window_ms = max(0, int(idempotency_window * 1000))
         self._client: aioredis.Redis | None = None
-        self._append_script: Any = None
-        self._read_script: Any = None
+        self._scripts: dict[str, Any] = {}
 
     # -- keys ----------------------------------------------------------------
 
@@ -147,6 +99,9 @@ class RedisHistoryStore:
         return self._room_key(
             room, f"sent:{len(user_id)}:{user_id}:{client_id}")
 
+    def _keys(self, room: str, *parts: str) -> list[str]:
+        return [self._room_key(room, part) for part in parts]
+
     # -- HistoryStore --------------------------------------------------------
 
     async def open(self) -> None:
@@ -154,8 +109,11 @@ class RedisHistoryStore:
             return
         client = self._factory()
         self._client = client
-        self._append_script = client.register_script(APPEND_SCRIPT)
-        self._read_script = client.register_script(READ_SCRIPT)
+        for name, script in (("write", WRITE_SCRIPT), ("read", READ_SCRIPT),
+                             ("react", REACT_SCRIPT),
+                             ("mark_read", MARK_READ_SCRIPT),
+                             ("read_state", READ_STATE_SCRIPT)):
+            self._scripts[name] = client.register_script(script)
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -173,22 +131,75 @@ class RedisHistoryStore:
             raise _unavailable(exc) from exc
 
     async def append(self, draft: Draft) -> Appended:
-        self._connected()
-        message = draft.stored_as(0)
-        del message["seq"]
-        rest = json.dumps(message, ensure_ascii=False,
+        return await self._write(draft, "message")
+
+    async def amend(self, change: Change) -> Appended:
+        return await self._write(change, change.kind)
+
+    async def _write(self, draft: Draft | Change, mode: str) -> Appended:
+        entry = draft.stored_as(0)
+        del entry["seq"]
+        rest = json.dumps(entry, ensure_ascii=False,
                           separators=(",", ":"))[1:]
-        keys = [self._room_key(draft.room, "seq"),
-                self._room_key(draft.room, "stream")]
+        keys = self._keys(draft.room, "seq", "log", "stream", "reactions",
+                          "edits")
         if draft.client_id is not None:
             keys.append(self._sent_key(draft.room, draft.user_id,
                                        draft.client_id))
+        change = draft if isinstance(draft, Change) else None
+        args = [rest, self._retention, self._window_ms, mode,
+                _clamp(change.target) if change else 0, draft.user_id,
+                "1" if change and change.by_backend else "0",
+                (change.text or "") if change else "", draft.ts,
+                self._room_key(draft.room, "sent:")]
+        result = await self._call("write", keys, args)
+        if result[0] == -1:
+            raise NotFound()
+        if result[0] == -2:
+            raise Forbidden("only the author may change a message")
+        return Appended(_json(result[1]), duplicate=bool(result[0]))
+
+    async def react(self, room: str, seq: int, user_id: str, emoji: str,
+                    on: bool) -> Reacted:
+        result = await self._call(
+            "react", self._keys(room, "seq", "log", "stream", "reactions"),
+            [_clamp(seq), user_id, emoji, "1" if on else "0",
+             self._retention, MAX_REACTIONS_PER_MESSAGE])
+        if result[0] == -1:
+            raise NotFound()
+        if result[0] == -3:
+            raise TooManyReactions()
+        return Reacted(int(result[0]), bool(result[1]))
+
+    async def mark_read(self, room: str, user_id: str, user_name: str,
+                        seq: int) -> tuple[int, bool]:
+        position, moved = await self._call(
+            "mark_read", self._keys(room, "reads", "readnames", "seq"),
+            [user_id, user_name, _clamp(seq)])
+        return int(position), bool(moved)
+
+    async def read_state(self, room: str, user_id: str) -> ReadState:
+        position, unread = await self._call(
+            "read_state", self._keys(room, "reads", "seq", "log", "stream"),
+            [user_id, self._retention, UNREAD_COUNT_LIMIT])
+        return ReadState(int(position), int(unread))
+
+    async def readers(self, room: str, seq: int, limit: int) -> list[Reader]:
+        client = self._connected()
+        reads, names = self._keys(room, "reads", "readnames")
         try:
-            duplicate, body = await self._append_script(
-                keys=keys, args=[rest, self._retention, self._window_ms])
+            found = await client.zrevrangebyscore(
+                reads, "+inf", _clamp(seq), start=0, num=limit,
+                withscores=True)
+            if not found:
+                return []
+            users = [_text(user) for user, _ in found]
+            shown = await client.hmget(names, users)
         except _FAILURES as exc:
             raise _unavailable(exc) from exc
-        return Appended(_json(body), duplicate=bool(duplicate))
+        return [Reader(user, _text(name) if name is not None else user,
+                       int(score))
+                for user, (_, score), name in zip(users, found, shown)]
 
     async def find_sent(self, room: str, user_id: str,
                         client_id: str) -> dict[str, Any] | None:
@@ -199,20 +210,22 @@ class RedisHistoryStore:
             raise _unavailable(exc) from exc
         return None if body is None else _json(body)
 
-    async def latest(self, room: str, limit: int) -> Page:
-        _, entries = await self._read(room, "latest", 0, limit)
-        return Page(_bodies(reversed(entries[:limit])),
+    async def latest(self, room: str, limit: int,
+                     viewer: str | None = None) -> Page:
+        _, entries = await self._read(room, "latest", 0, limit, viewer)
+        return Page(entries[len(entries) - min(limit, len(entries)):],
                     more=len(entries) > limit)
 
-    async def after(self, room: str, seq: int, limit: int) -> Page:
-        oldest, entries = await self._read(room, "after", seq, limit)
+    async def after(self, room: str, seq: int, limit: int,
+                    viewer: str | None = None) -> Page:
+        oldest, entries = await self._read(room, "after", seq, limit, viewer)
         gap = oldest > 0 and oldest > seq + 1
-        return Page(_bodies(entries[:limit]), more=len(entries) > limit,
-                    gap=gap)
+        return Page(entries[:limit], more=len(entries) > limit, gap=gap)
 
-    async def before(self, room: str, seq: int, limit: int) -> Page:
-        _, entries = await self._read(room, "before", seq, limit)
-        return Page(_bodies(reversed(entries[:limit])),
+    async def before(self, room: str, seq: int, limit: int,
+                     viewer: str | None = None) -> Page:
+        _, entries = await self._read(room, "before", seq, limit, viewer)
+        return Page(entries[len(entries) - min(limit, len(entries)):],
                     more=len(entries) > limit)
 
     async def last_seq(self, room: str) -> int:
@@ -225,19 +238,25 @@ class RedisHistoryStore:
 
     # -- plumbing ------------------------------------------------------------
 
-    async def _read(self, room: str, mode: str, seq: int,
-                    limit: int) -> tuple[int, list[Any]]:
-        self._connected()
-        seq = max(-1, min(int(seq), _MAX_SEQ))
+    async def _read(self, room: str, mode: str, seq: int, limit: int,
+                    viewer: str | None) -> tuple[int, list[dict[str, Any]]]:
         count = max(0, min(int(limit), _MAX_SEQ)) + 1
+        oldest, bodies, reactions = await self._call(
+            "read", self._keys(room, "seq", "log", "stream", "reactions"),
+            [mode, max(-1, min(int(seq), _MAX_SEQ)), count, self._retention])
+        entries = []
+        for body, found in zip(bodies, reactions):
+            users = None if found is None else {
+                emoji: set(who) for emoji, who in _json(found).items()}
+            entries.append(decorated(_json(body), users, viewer))
+        return int(oldest), entries
+
+    async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        self._connected()
         try:
-            oldest, entries = await self._read_script(
-                keys=[self._room_key(room, "seq"),
-                      self._room_key(room, "stream")],
-                args=[mode, seq, count, self._retention])
+            return await self._scripts[name](keys=keys, args=args)
         except _FAILURES as exc:
             raise _unavailable(exc) from exc
-        return int(oldest), list(entries)
 
     def _connected(self) -> aioredis.Redis:
         if self._client is None:
@@ -248,6 +267,10 @@ class RedisHistoryStore:
 _FAILURES = REDIS_FAILURES
 
 
+def _clamp(seq: int) -> int:
+    return max(-1, min(int(seq), _MAX_SEQ))
+
+
 def _unavailable(exc: BaseException) -> Unavailable:
     return Unavailable(f"history store error: {type(exc).__name__}: {exc}")
 
@@ -256,15 +279,5 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _json(value: bytes | str) -> dict[str, Any]:
+def _json(value: bytes | str) -> Any:
     return json.loads(_text(value))
-
-
-def _bodies(entries: Any) -> list[dict[str, Any]]:
-    """Message bodies of raw stream entries ``[id, [field, value, ...]]``."""
-    bodies = []
-    for _, fields in entries:
-        values = dict(zip(fields[::2], fields[1::2]))
-        body = values.get(b"m", values.get("m"))
-        bodies.append(_json(body))
-    return bodies

@@ -2,14 +2,16 @@ import { Manager } from "socket.io-client";
 
 import { ChatError } from "./ChatError.js";
 import {
-  CHAT_NAMESPACE, CLIENT_CLOSED, DEFAULT_PAGE_LIMIT, EVENT_HISTORY, EVENT_JOIN, EVENT_LEAVE,
-  EVENT_MESSAGE, EVENT_PRESENCE, EVENT_SUBSCRIBE, EVENT_TYPING, EVENT_UNSUBSCRIBE,
+  CHAT_NAMESPACE, CLIENT_CLOSED, DEFAULT_PAGE_LIMIT, EVENT_DELETE, EVENT_EDIT, EVENT_HISTORY,
+  EVENT_JOIN, EVENT_LEAVE, EVENT_MESSAGE, EVENT_REACT, EVENT_REACTION, EVENT_READ, EVENT_READERS,
+  EVENT_RECEIPTS, KIND_DELETE, KIND_EDIT, EVENT_PRESENCE, EVENT_SUBSCRIBE, EVENT_TYPING, EVENT_UNSUBSCRIBE,
   INVALID_PAYLOAD, MAX_PAGE_LIMIT, NOT_CONNECTED, NOT_IN_ROOM, PRESENCE_LEFT,
   PRESENCE_NAMESPACE, ROOM_LEFT, ROOM_NAME_PATTERN, STATUS_CONNECTED, STATUS_CONNECTING,
   STATUS_OFFLINE, STATUS_RECONNECTING, TOKEN_EXPIRED, TYPING_NAMESPACE,
 } from "./constants.js";
 import { Emitter } from "./Emitter.js";
-import { Outbox, backoff } from "./Outbox.js";
+import { Outbox, backoff, newClientId } from "./Outbox.js";
+import { ReactionLedger } from "./ReactionLedger.js";
 import { RoomState } from "./RoomState.js";
 import { TokenSource } from "./TokenSource.js";
 import { TypingSender } from "./TypingSender.js";
@@ -22,12 +24,15 @@ const EXPIRED_RETRY_MAX_MS = 5_000;
  * its own Manager, with rooms delivered in seq order, rejoined after every
  * reconnect, and sends that are stored exactly once.
  *
- * Events: `message`, `typing`, `presence`, `members`, `status`, `error`.
+ * Events: `message`, `edit`, `delete`, `reaction`, `read`, `receipts`,
+ * `typing`, `presence`, `members`, `status`, `error`. Edits and deletes are
+ * log entries delivered in seq order like messages, each exactly once.
  */
 export class ChatClient extends Emitter {
   constructor({
     url = globalThis.location?.origin,
     token,
+    userId,
     getToken,
     transports,
     managerOptions = {},
@@ -52,6 +57,8 @@ export class ChatClient extends Emitter {
       presence: this.#socket(PRESENCE_NAMESPACE),
     };
     this.ackTimeoutMs = ackTimeoutMs;
+    /** The user's id, when known: their own messages never count as unread. */
+    this.userId = userId;
     this.gapFillDelayMs = gapFillDelayMs;
     this.#typingSender = new TypingSender((room, typing) => {
       if (this.sockets.typing.connected) this.sockets.typing.emit(EVENT_TYPING, { room, typing });
@@ -68,6 +75,7 @@ export class ChatClient extends Emitter {
   }
 
   #rooms = new Map();
+  #reactions = new ReactionLedger();
   #generation = 0;
   #presenceGeneration = 0;
   #status = STATUS_OFFLINE;
@@ -126,6 +134,7 @@ export class ChatClient extends Emitter {
     const state = this.#rooms.get(room);
     if (!state) return;
     this.#rooms.delete(room);
+    this.#reactions.forget(room);
     clearTimeout(state.gapTimer);
     this.#typingSender.cancel(room);
     const error = new ChatError(ROOM_LEFT, `left ${room}`, { retryable: false });
@@ -203,6 +212,109 @@ export class ChatClient extends Emitter {
     return this.#outbox.pending(room);
   }
 
+  /** Replaces the text of the user's message `seq`; resolves with the edit entry. */
+  edit(room, seq, text) {
+    return this.#change(EVENT_EDIT, { room, seq, text });
+  }
+
+  /** Deletes the user's message `seq`; resolves with the delete entry. */
+  delete(room, seq) {
+    return this.#change(EVENT_DELETE, { room, seq });
+  }
+
+  /** Adds (`on`) or removes the user's `emoji` on message `seq`: `{count, changed}`. */
+  async react(room, seq, emoji, on = true) {
+    const ack = await this.#call(EVENT_REACT, { room, seq, emoji, on });
+    const { ok, changed, ...delta } = ack;
+    if (changed) this.#onReaction(delta);
+    return { count: ack.count, changed };
+  }
+
+  /** Marks `room` read up to `seq`; only forward, one request at a time. */
+  markRead(room, seq) {
+    const state = this.#rooms.get(room);
+    if (!state || !Number.isSafeInteger(seq) || seq <= Math.max(state.read.seq, state.read.wanted)) return;
+    state.read.wanted = seq;
+    if (!state.read.inflight) this.#sendRead(state);
+  }
+
+  /** The read position and unread count of a joined room, or null. */
+  readState(room) {
+    const read = this.#rooms.get(room)?.read;
+    return read ? { seq: read.seq, unread: read.unread } : null;
+  }
+
+  /** Who has read `room` up to `seq`: `{readers: [{user, seq}], more}`. */
+  async readers(room, seq) {
+    const ack = await this.#call(EVENT_READERS, { room, seq });
+    return { readers: ack.readers, more: ack.more };
+  }
+
+  async #change(event, payload) {
+    const state = this.#rooms.get(payload.room);
+    const clientId = newClientId();
+    let ack;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        ack = await this.#call(event, { ...payload, client_id: clientId });
+        break;
+      } catch (error) {
+        // Resent with the same client_id: stored at most once.
+        if (!error.retryable || attempt >= 4 || this.#ended()) throw error;
+        await this.#sleep(error.retryAfterMs ?? backoff(attempt));
+      }
+    }
+    if (state && this.#rooms.get(payload.room) === state) {
+      state.timeline.accept(ack.message);
+      this.#armGapFill(state);
+    }
+    return ack.message;
+  }
+
+  async #sendRead(state) {
+    state.read.inflight = true;
+    try {
+      while (state.read.wanted > state.read.seq && this.#rooms.get(state.name) === state) {
+        const wanted = state.read.wanted;
+        let ack;
+        try {
+          ack = await this.#call(EVENT_READ, { room: state.name, seq: wanted });
+        } catch {
+          return; // a later markRead tries again
+        }
+        this.#onRead(ack);
+        if (ack.seq >= wanted || state.read.wanted === wanted) return;
+      }
+    } finally {
+      state.read.inflight = false;
+    }
+  }
+
+  async #call(event, payload) {
+    const ended = this.#ended();
+    if (ended) throw ended;
+    let ack;
+    try {
+      ack = await this.#request(this.sockets.chat, event, payload);
+    } catch (error) {
+      throw error instanceof ChatError ? error : new ChatError(NOT_CONNECTED, error.message, { retryable: true });
+    }
+    if (!ack.ok) throw ChatError.fromAck(ack);
+    return ack;
+  }
+
+  #onRead(update) {
+    const state = this.#rooms.get(update?.room);
+    if (state && state.read.update(update)) {
+      this.emit("read", { room: state.name, seq: state.read.seq, unread: state.read.unread });
+    }
+  }
+
+  #onReaction(delta) {
+    if (!this.#rooms.has(delta?.room) || !this.#reactions.apply(delta)) return;
+    this.emit("reaction", delta);
+  }
+
   #socket(namespace) {
     const socket = this.manager.socket(namespace, {
       auth: (reply) => this.#authenticate(socket, reply),
@@ -254,6 +366,9 @@ export class ChatClient extends Emitter {
       }
     });
     chat.on(EVENT_MESSAGE, (message) => this.#onLive(message));
+    chat.on(EVENT_REACTION, (delta) => this.#onReaction(delta));
+    chat.on(EVENT_READ, (update) => this.#onRead(update));
+    chat.on(EVENT_RECEIPTS, (event) => this.#rooms.has(event?.room) && this.emit("receipts", event));
 
     presence.on("connect", () => {
       this.#presenceGeneration += 1;
@@ -383,6 +498,10 @@ export class ChatClient extends Emitter {
         await this.#sleep(error.retryAfterMs ?? backoff(attempt));
         continue;
       }
+      // The ack's unread already counts the entries up to last_seq.
+      if (state.read.update({ seq: ack.read_seq, unread: ack.unread }, ack.last_seq)) {
+        this.emit("read", { room: state.name, seq: state.read.seq, unread: state.read.unread });
+      }
       if (since === null) state.timeline.start(ack.history.length ? ack.history[0].seq - 1 : 0);
       this.#ingest(state, ack.history, ack.gap);
       let more = since !== null && ack.more;
@@ -427,8 +546,14 @@ export class ChatClient extends Emitter {
   }
 
   #deliver(state, message) {
-    this.#setTyping(state, message.user, false);
-    this.emit("message", message);
+    const counted = state.read.delivered(message, this.userId);
+    if (message.kind === KIND_EDIT) this.emit("edit", message);
+    else if (message.kind === KIND_DELETE) this.emit("delete", message);
+    else {
+      this.#setTyping(state, message.user, false);
+      this.emit("message", message);
+    }
+    if (counted) this.emit("read", { room: state.name, seq: state.read.seq, unread: state.read.unread });
   }
 
   /** A hole that live delivery has not filled soon enough is read from history. */

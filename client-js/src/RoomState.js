@@ -1,4 +1,5 @@
 import { MemberSet } from "./MemberSet.js";
+import { ReadTracker } from "./ReadTracker.js";
 import { RoomTimeline } from "./RoomTimeline.js";
 import { TypingSet } from "./TypingSet.js";
 
@@ -9,6 +10,7 @@ export class RoomState {
     this.timeline = new RoomTimeline(deliver);
     this.members = new MemberSet();
     this.typing = new TypingSet();
+    this.read = new ReadTracker();
     /** Joined on the current /chat connection, with the missed messages in. */
     this.ready = false;
     this.gapTimer = null;

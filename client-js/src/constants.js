@@ -10,6 +10,11 @@ export const EVENT_JOIN = "join";
 export const EVENT_LEAVE = "leave";
 export const EVENT_MESSAGE = "message";
 export const EVENT_HISTORY = "history";
+export const EVENT_EDIT = "edit";
+export const EVENT_DELETE = "delete";
+export const EVENT_REACT = "react";
+export const EVENT_READ = "read";
+export const EVENT_READERS = "readers";
 
 // Client -> server events on /presence and /typing.
 export const EVENT_SUBSCRIBE = "subscribe";
@@ -19,6 +24,12 @@ export const EVENT_TYPING = "typing";
 // Server -> client events.
 export const EVENT_PRESENCE = "presence";
 export const EVENT_CHATIO_ERROR = "chatio_error";
+export const EVENT_REACTION = "reaction";
+export const EVENT_RECEIPTS = "receipts";
+
+// The kind of a log entry that changes an earlier message (messages have none).
+export const KIND_EDIT = "edit";
+export const KIND_DELETE = "delete";
 
 // Error codes carried in {ok: false, error: {code, message, retryable}}.
 export const INVALID_PAYLOAD = "INVALID_PAYLOAD";
@@ -29,10 +40,12 @@ export const TOO_MANY_ROOMS = "TOO_MANY_ROOMS";
 export const UNKNOWN_EVENT = "UNKNOWN_EVENT";
 export const UNAVAILABLE = "UNAVAILABLE";
 export const INTERNAL = "INTERNAL";
+export const NOT_FOUND = "NOT_FOUND";
+export const TOO_MANY_REACTIONS = "TOO_MANY_REACTIONS";
 
 export const ERROR_CODES = Object.freeze([
   INVALID_PAYLOAD, NOT_IN_ROOM, FORBIDDEN, RATE_LIMITED, TOO_MANY_ROOMS,
-  UNKNOWN_EVENT, UNAVAILABLE, INTERNAL,
+  UNKNOWN_EVENT, UNAVAILABLE, INTERNAL, NOT_FOUND, TOO_MANY_REACTIONS,
 ]);
 export const RETRYABLE_CODES = Object.freeze([RATE_LIMITED, UNAVAILABLE, INTERNAL]);
 
@@ -52,6 +65,10 @@ export const MAX_ROOMS_PER_SOCKET = 100;
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
 export const CLIENT_ID_MAX_CHARS = 64;
+export const MAX_REACTIONS_PER_MESSAGE = 20;
+export const MAX_EMOJI_CODE_POINTS = 16;
+export const MAX_READERS = 100;
+export const UNREAD_COUNT_LIMIT = 1000;
 
 // Presence statuses.
 export const PRESENCE_JOINED = "joined";

@@ -6,16 +6,82 @@ export interface User {
   name: string;
 }
 
-/** A stored message, as the server sends it. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** Whether the reading user reacted. */
+  me: boolean;
+}
+
+/** A stored message, as the server sends it, in its current state. */
 export interface Message {
   id: string;
   seq: number;
   room: string;
   user: User;
-  text: string;
+  /** Absent once deleted. */
+  text?: string;
   /** Epoch milliseconds. */
   ts: number;
   client_id?: string;
+  /** Epoch milliseconds of the latest edit. */
+  edited_at?: number;
+  deleted?: true;
+  /** Only in pages (join and history); live updates come as `reaction` events. */
+  reactions?: Reaction[];
+}
+
+/** A log entry that changed the message at `target`. */
+export interface ChangeEntry {
+  id: string;
+  seq: number;
+  room: string;
+  user: User;
+  kind: "edit" | "delete";
+  target: number;
+  /** The new text of an edit (removed again if the message is deleted). */
+  text?: string;
+  ts: number;
+  client_id?: string;
+}
+
+/** Any entry of a room's log. */
+export type Entry = Message | ChangeEntry;
+
+export interface ReactionEvent {
+  room: string;
+  seq: number;
+  emoji: string;
+  /** The emoji's count on the message after the change. */
+  count: number;
+  on: boolean;
+  user: User;
+}
+
+export interface ReadEvent {
+  room: string;
+  seq: number;
+  unread: number;
+}
+
+export interface ReadState {
+  seq: number;
+  unread: number;
+}
+
+export interface Receipt {
+  user: User;
+  seq: number;
+}
+
+export interface ReceiptsEvent {
+  room: string;
+  reads: Receipt[];
+}
+
+export interface ReadersPage {
+  readers: Receipt[];
+  more: boolean;
 }
 
 export type Status = "connecting" | "connected" | "reconnecting" | "offline";
@@ -38,7 +104,7 @@ export interface MembersEvent {
 }
 
 export interface HistoryPage {
-  messages: Message[];
+  messages: Entry[];
   more: boolean;
   gap?: true;
 }
@@ -57,6 +123,8 @@ export interface GetTokenOptions {
 export interface ChatClientOptions {
   /** The chatio origin; defaults to `location.origin` in a browser. */
   url?: string;
+  /** The user's id: their own messages then never count as unread. */
+  userId?: string;
   /** A fixed token. Give this or `getToken`. */
   token?: string;
   /** Called once per connection attempt, and again after TOKEN_EXPIRED. */
@@ -78,6 +146,11 @@ export interface ChatClientOptions {
 
 export interface ChatClientEvents {
   message: (message: Message) => void;
+  edit: (entry: ChangeEntry) => void;
+  delete: (entry: ChangeEntry) => void;
+  reaction: (event: ReactionEvent) => void;
+  read: (event: ReadEvent) => void;
+  receipts: (event: ReceiptsEvent) => void;
   typing: (event: TypingEvent) => void;
   presence: (event: PresenceEvent) => void;
   members: (event: MembersEvent) => void;
@@ -110,6 +183,12 @@ export declare class ChatClient extends Emitter<ChatClientEvents> {
   typingUsers(room: string): User[];
   lastSeq(room: string): number | null;
   pending(room?: string): PendingSend[];
+  edit(room: string, seq: number, text: string): Promise<ChangeEntry>;
+  delete(room: string, seq: number): Promise<ChangeEntry>;
+  react(room: string, seq: number, emoji: string, on?: boolean): Promise<{ count: number; changed: boolean }>;
+  markRead(room: string, seq: number): void;
+  readState(room: string): ReadState | null;
+  readers(room: string, seq: number): Promise<ReadersPage>;
 }
 
 export declare class ChatError extends Error {
@@ -122,13 +201,13 @@ export declare class ChatError extends Error {
 }
 
 export declare class RoomTimeline {
-  constructor(deliver: (message: Message) => void);
+  constructor(deliver: (message: Entry) => void);
   last: number | null;
   readonly hasGap: boolean;
   readonly firstHeld: number | null;
   start(seq: number): void;
   skipTo(seq: number): void;
-  accept(message: Message): boolean;
+  accept(message: Entry): boolean;
 }
 
 export declare class MemberSet {
@@ -148,11 +227,20 @@ export declare const constants: {
   readonly EVENT_LEAVE: "leave";
   readonly EVENT_MESSAGE: "message";
   readonly EVENT_HISTORY: "history";
+  readonly EVENT_EDIT: "edit";
+  readonly EVENT_DELETE: "delete";
+  readonly EVENT_REACT: "react";
+  readonly EVENT_READ: "read";
+  readonly EVENT_READERS: "readers";
   readonly EVENT_SUBSCRIBE: "subscribe";
   readonly EVENT_UNSUBSCRIBE: "unsubscribe";
   readonly EVENT_TYPING: "typing";
   readonly EVENT_PRESENCE: "presence";
   readonly EVENT_CHATIO_ERROR: "chatio_error";
+  readonly EVENT_REACTION: "reaction";
+  readonly EVENT_RECEIPTS: "receipts";
+  readonly KIND_EDIT: "edit";
+  readonly KIND_DELETE: "delete";
   readonly INVALID_PAYLOAD: "INVALID_PAYLOAD";
   readonly NOT_IN_ROOM: "NOT_IN_ROOM";
   readonly FORBIDDEN: "FORBIDDEN";
@@ -161,6 +249,8 @@ export declare const constants: {
   readonly UNKNOWN_EVENT: "UNKNOWN_EVENT";
   readonly UNAVAILABLE: "UNAVAILABLE";
   readonly INTERNAL: "INTERNAL";
+  readonly NOT_FOUND: "NOT_FOUND";
+  readonly TOO_MANY_REACTIONS: "TOO_MANY_REACTIONS";
   readonly ERROR_CODES: readonly string[];
   readonly RETRYABLE_CODES: readonly string[];
   readonly UNAUTHORIZED: "UNAUTHORIZED";
@@ -173,6 +263,10 @@ export declare const constants: {
   readonly DEFAULT_PAGE_LIMIT: number;
   readonly MAX_PAGE_LIMIT: number;
   readonly CLIENT_ID_MAX_CHARS: number;
+  readonly MAX_REACTIONS_PER_MESSAGE: number;
+  readonly MAX_EMOJI_CODE_POINTS: number;
+  readonly MAX_READERS: number;
+  readonly UNREAD_COUNT_LIMIT: number;
   readonly PRESENCE_JOINED: "joined";
   readonly PRESENCE_LEFT: "left";
   readonly CLIENT_CLOSED: "CLIENT_CLOSED";

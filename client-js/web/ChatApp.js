@@ -2,6 +2,7 @@ import { ChatClient } from "../src/index.js";
 import { CLIENT_CLOSED, NOT_CONNECTED, ROOM_LEFT, UNAUTHORIZED } from "../src/constants.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { byId } from "./dom.js";
+import { applyReaction } from "./MessageItem.js";
 import { MessageView } from "./MessageView.js";
 import { PresenceView } from "./PresenceView.js";
 import { RoomList } from "./RoomList.js";
@@ -25,15 +26,26 @@ export class ChatApp {
     this.messages = new MessageView(() => this.loadOlder());
     this.presence = new PresenceView();
     this.messages.me = this.me;
+    this.messages.actions = {
+      react: (seq, emoji, on) => this.react(seq, emoji, on),
+      edit: (message) => this.startEdit(message),
+      remove: (seq) => this.remove(seq),
+    };
     this.presence.me = this.me;
+    this.editing = null;
     this.text = byId("text");
     this.title = byId("room-title");
     this.listeners = [];
   }
 
   start() {
-    this.client = new ChatClient({ getToken: (options) => this.session.getToken(options) });
+    this.client = new ChatClient({ userId: this.me.id, getToken: (options) => this.session.getToken(options) });
     const c = this.client;
+    c.on("read", ({ room, unread }) => this.#onRead(room, unread));
+    c.on("edit", (entry) => this.#onChange(entry));
+    c.on("delete", (entry) => this.#onChange(entry));
+    c.on("reaction", (delta) => this.#onReaction(delta));
+    c.on("receipts", ({ room, reads }) => this.#onReceipts(room, reads));
     c.on("status", (status) => this.badge.show(status));
     c.on("message", (message) => this.#onMessage(message));
     c.on("members", ({ room }) => room === this.active && this.presence.members(c.members(room)));
@@ -65,8 +77,11 @@ export class ChatApp {
   /** Joins (or creates) a room. */
   open(name, { select = true } = {}) {
     if (!this.rooms.has(name)) {
-      this.rooms.set(name, { messages: [], pending: new Map(), unread: 0, noOlder: false, loadingOlder: false });
-      this.client.join(name).catch((error) => {
+      this.rooms.set(name, {
+        messages: [], pending: new Map(), unread: 0, noOlder: false, loadingOlder: false,
+        dividerAfter: null, readers: new Map(),
+      });
+      this.client.join(name).then(() => this.#joined(name), (error) => {
         if (error.code === CLIENT_CLOSED || error.code === ROOM_LEFT) return;
         this.#drop(name);
         byId("join-room").setCustomValidity(`Cannot join ${name}: ${error.message}`);
@@ -81,9 +96,11 @@ export class ChatApp {
     const room = this.rooms.get(name);
     if (!room) return;
     this.active = name;
-    room.unread = 0;
+    const read = this.client.readState(name);
+    room.dividerAfter = read && read.unread > 0 ? read.seq : null;
     this.title.textContent = `#${name}`;
     this.messages.show(room);
+    this.#markRead(name);
     this.presence.members(this.client.members(name));
     this.presence.typing(this.client.typingUsers(name));
     this.roomList.render(this.rooms, this.active);
@@ -132,11 +149,13 @@ export class ChatApp {
     } finally {
       room.loadingOlder = false;
     }
-    room.messages.unshift(...page.messages);
+    // Pages hold messages in their current state; change entries are only news.
+    const older = page.messages.filter((m) => !m.kind);
+    room.messages.unshift(...older);
     if (!page.more) room.noOlder = true;
     if (this.active === name) {
       this.messages.olderNotice("");
-      this.messages.prepend(page.messages, room);
+      this.messages.prepend(older, room);
     }
   }
 
@@ -146,10 +165,103 @@ export class ChatApp {
     room.messages.push(message);
     if (message.room === this.active) {
       this.messages.append(message, room);
-    } else {
-      room.unread += 1;
-      this.roomList.render(this.rooms, this.active);
+      this.#markRead(message.room);
     }
+  }
+
+  async #joined(name) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    this.#onRead(name, this.client.readState(name)?.unread ?? 0);
+    if (name === this.active) {
+      const read = this.client.readState(name);
+      room.dividerAfter = read && read.unread > 0 ? read.seq : null;
+      this.messages.decorate(room);
+      this.#markRead(name);
+    }
+    try {
+      const { readers } = await this.client.readers(name, 1);
+      this.#onReceipts(name, readers);
+    } catch {
+      // receipts fill the list in as they come
+    }
+  }
+
+  /** The room in view is read up to its newest message while the page is seen. */
+  #markRead(name) {
+    const room = this.rooms.get(name);
+    const last = room?.messages.at(-1);
+    if (last && name === this.active && document.visibilityState === "visible") {
+      this.client.markRead(name, this.client.lastSeq(name) ?? last.seq);
+    }
+  }
+
+  #onRead(name, unread) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    room.unread = unread;
+    this.roomList.render(this.rooms, this.active);
+    const total = [...this.rooms.values()].reduce((sum, r) => sum + r.unread, 0);
+    document.title = total > 0 ? `(${total}) chatio` : "chatio";
+  }
+
+  #onChange(entry) {
+    const room = this.rooms.get(entry.room);
+    const target = room?.messages.find((m) => m.seq === entry.target);
+    if (!target) return;
+    if (entry.kind === "delete") {
+      delete target.text;
+      delete target.edited_at;
+      delete target.reactions;
+      target.deleted = true;
+    } else {
+      target.text = entry.text;
+      target.edited_at = entry.ts;
+    }
+    if (entry.room === this.active) this.messages.update(target, room);
+  }
+
+  #onReaction(delta) {
+    const room = this.rooms.get(delta.room);
+    const target = room?.messages.find((m) => m.seq === delta.seq);
+    if (!target) return;
+    applyReaction(target, delta, this.me);
+    if (delta.room === this.active) this.messages.update(target, room);
+  }
+
+  #onReceipts(name, reads) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    for (const { user, seq } of reads) {
+      const known = room.readers.get(user.id);
+      if (!known || seq > known.seq) room.readers.set(user.id, { id: user.id, name: user.name, seq });
+    }
+    if (name === this.active) this.messages.decorate(room);
+  }
+
+  react(seq, emoji, on) {
+    const name = this.active;
+    this.client.react(name, seq, emoji, on).then(({ count, changed }) => {
+      if (changed) this.#onReaction({ room: name, seq, emoji, count, on, user: this.me });
+    }, (error) => console.warn("chatio:", error.code ?? "", error.message));
+  }
+
+  startEdit(message) {
+    this.editing = { room: message.room, seq: message.seq };
+    this.text.value = message.text ?? "";
+    this.text.placeholder = "Edit your message (Esc cancels)";
+    this.text.focus();
+  }
+
+  #stopEdit() {
+    this.editing = null;
+    this.text.placeholder = "Write a message";
+  }
+
+  remove(seq) {
+    const name = this.active;
+    this.client.delete(name, seq).then((entry) => this.#onChange(entry),
+      (error) => console.warn("chatio:", error.code ?? "", error.message));
   }
 
   #drop(name) {
@@ -197,11 +309,17 @@ export class ChatApp {
       this.#submit();
     });
     this.#listen(this.text, "keydown", (event) => {
+      if (event.key === "Escape" && this.editing) {
+        this.#stopEdit();
+        this.text.value = "";
+        return;
+      }
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.#submit();
       }
     });
+    this.#listen(document, "visibilitychange", () => this.active && this.#markRead(this.active));
     this.#listen(this.text, "input", () => {
       if (!this.active) return;
       if (this.text.value.trim()) this.client.typing(this.active);
@@ -213,6 +331,13 @@ export class ChatApp {
     const text = this.text.value;
     if (!text.trim()) return;
     this.text.value = "";
+    const editing = this.editing;
+    if (editing) {
+      this.#stopEdit();
+      this.client.edit(editing.room, editing.seq, text).then((entry) => this.#onChange(entry),
+        (error) => console.warn("chatio:", error.code ?? "", error.message));
+      return;
+    }
     this.send(text);
   }
 }

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from chatio.errors import Unavailable
-from chatio.store import Draft, HistoryStore
+from chatio.store import Change, Draft, HistoryStore
 from chatio.store.memory import MemoryHistoryStore
 from chatio.store.redis import RedisHistoryStore
 from chatio.store.sqlite import SqliteHistoryStore
@@ -53,6 +55,18 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 def draft(n: int, room: str = "r", user: str = "u", client_id: str | None = None) -> Draft:
     return Draft(id=f"m{n}", room=room, user_id=user, user_name=user.title(),
                  text=f"text {n}", ts=1000 + n, client_id=client_id)
+
+
+_ids = itertools.count()
+
+
+def change(target: int, user: str = "u", text: str | None = None, *,
+           client_id: str | None = None, by_backend: bool = False,
+           room: str = "r") -> Change:
+    """An edit (with ``text``) or delete of the message at ``target``."""
+    return Change(id=f"c{target}-{next(_ids)}", room=room, user_id=user,
+                  user_name=user.title(), target=target, ts=9000, text=text,
+                  client_id=client_id, by_backend=by_backend)
 
 
 async def fill(store: HistoryStore, count: int, room: str = "r") -> None:
@@ -235,20 +249,16 @@ async def test_redis_seq_is_gapless_across_nodes(
     assert page.messages == [by_seq[s] for s in range(1, 61)]
 
 
-async def test_redis_retention_with_approximate_trimming(
+async def test_redis_retention_is_exact_in_the_log_hash(
         redis_server: RedisServer, redis_prefix: str) -> None:
     store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
     await store.open()
+    client = aioredis.Redis.from_url(redis_server.url)
     try:
         for n in range(1, 251):
             await store.append(draft(n))
-        client = aioredis.Redis.from_url(redis_server.url)
-        try:
-            kept = await client.xlen(f"{redis_prefix}:room:{{r}}:stream")
-        finally:
-            await client.aclose()
-        # MAXLEN ~ trims whole nodes: fewer entries, but more than retention.
-        assert RETENTION < kept < 250
+        log_key = f"{redis_prefix}:room:{{r}}:log"
+        assert await client.hlen(log_key) == RETENTION
         newest = list(range(246, 251))
         page = await store.latest("r", 100)
         assert [m["seq"] for m in page.messages] == newest and not page.more
@@ -267,6 +277,34 @@ async def test_redis_retention_with_approximate_trimming(
         assert (await store.before("r", 100, 10)).messages == []
         assert (await store.after("r", 250, 10)).messages == []
     finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_redis_reads_entries_older_nodes_kept_in_a_stream(
+        redis_server: RedisServer, redis_prefix: str) -> None:
+    """Entries stored in the stream by earlier nodes stay readable and
+    changeable; appends trim the stream as retention passes them."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    stream = f"{redis_prefix}:room:{{r}}:stream"
+    old = [draft(n).stored_as(n) for n in (1, 2)]
+    for message in old:
+        await client.xadd(stream, {"m": json.dumps(message)},
+                          id=f"{message['seq']}-0")
+    await client.set(f"{redis_prefix}:room:{{r}}:seq", 2)
+    store = RedisHistoryStore(redis_server.url, redis_prefix, 3)
+    await store.open()
+    try:
+        assert (await store.latest("r", 10)).messages == old
+        await store.amend(change(2))
+        assert await client.xlen(stream) == 1
+        for n in range(4, 7):
+            await store.append(draft(n))
+        assert await client.xlen(stream) == 0
+        page = await store.latest("r", 10)
+        assert [m["seq"] for m in page.messages] == [4, 5, 6]
+    finally:
+        await client.aclose()
         await store.close()
 
 
@@ -310,7 +348,7 @@ async def test_redis_keys_are_prefixed_and_unambiguous(
         assert await store.find_sent("a:b", "x", "y:z") == two.message
         keys = {key async for key in client.scan_iter(f"{redis_prefix}:*")}
         assert keys == {f"{redis_prefix}:room:{{a:b}}:seq",
-                        f"{redis_prefix}:room:{{a:b}}:stream",
+                        f"{redis_prefix}:room:{{a:b}}:log",
                         f"{redis_prefix}:room:{{a:b}}:sent:3:x:y:z",
                         f"{redis_prefix}:room:{{a:b}}:sent:1:x:y:z"}
     finally:

@@ -205,8 +205,11 @@ async def test_messages_from_one_socket_are_stored_in_send_order(server,
 async def test_join_ack_has_the_documented_shape(server, connect):
     alice = await connect(server, "alice")
     ack = await alice.join("lobby")
-    assert {"ok", "room", "history", "more", "last_seq"} <= set(ack)
-    assert set(ack) <= {"ok", "room", "history", "more", "last_seq", "gap"}
+    assert {"ok", "room", "history", "more", "last_seq", "read_seq",
+            "unread"} <= set(ack)
+    assert set(ack) <= {"ok", "room", "history", "more", "last_seq", "gap",
+                        "read_seq", "unread"}
+    assert ack["read_seq"] == 0 and ack["unread"] == 0
     assert ack["room"] == "lobby"
     assert ack["history"] == []
     assert ack["more"] is False

@@ -126,10 +126,11 @@ async def test_a_chat_session_is_counted_exactly(server, connect):
     assert result.nonzero("chatio_deliveries_total") == {
         labels(namespace=CHAT): 2}
     # Both sends looked for their client_id first (a read each), and only
-    # the first appended; each join read a page and the last seq.
+    # the first appended; each join read a page, the last seq and the
+    # user's read state.
     count = "chatio_store_latency_seconds_count"
     assert result.value(count, operation="append") == 1
-    assert result.value(count, operation="read") == 6
+    assert result.value(count, operation="read") == 8
     assert result.value("chatio_store_latency_seconds_bucket",
                         operation="append", le="+Inf") == 1
     assert result.value("chatio_connected_sockets", namespace=CHAT) == 2

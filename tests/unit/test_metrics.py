@@ -223,7 +223,7 @@ class FailingStore(MemoryHistoryStore):
     async def append(self, draft: Draft):
         raise Unavailable()
 
-    async def latest(self, room: str, limit: int):
+    async def latest(self, room: str, limit: int, viewer=None):
         raise Unavailable()
 
 
