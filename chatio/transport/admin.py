@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 HOSTNAME = stdlib_socket.gethostname()
 # Reports waiting to be sent to the admin namespace; beyond, they are dropped.
 FEED_LIMIT = 5000
+# Seconds shutdown() waits for the report tasks to end.
+STOP_TIMEOUT = 2.0
 
 
 class AdminUI:
@@ -82,6 +84,7 @@ class AdminUI:
         self._feed: deque[tuple[str, Any, str | None]] = deque()
         self._feed_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = False
         self._refusals = LogLimiter(log)
         self._instrument()
 
@@ -148,10 +151,15 @@ class AdminUI:
 
     async def shutdown(self) -> None:
         """Stop reporting."""
+        # A cancellation can be swallowed by a Redis call under way, so the
+        # loops also stop on the flag.
+        self._stopped = True
+        self._feed_ready.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -258,10 +266,10 @@ class AdminUI:
 
     async def _send_feed(self) -> None:
         ns = self.admin_namespace
-        while True:
+        while not self._stopped:
             await self._feed_ready.wait()
             self._feed_ready.clear()
-            while self._feed:
+            while self._feed and not self._stopped:
                 event, args, to = self._feed.popleft()
                 try:
                     await self.sio.emit(event, args, to=to, namespace=ns)
@@ -270,7 +278,7 @@ class AdminUI:
 
     async def _report_stats(self) -> None:
         started = time.time()
-        while True:
+        while not self._stopped:
             try:
                 await self.sio.emit("server_stats", self._stats(started),
                                     namespace=self.admin_namespace)
