@@ -176,6 +176,10 @@ class Settings:
             raise SettingsError(
                 "CHATIO_SECRET must be set when CHATIO_REDIS_URL is: every "
                 "node of a cluster must sign tokens with the same secret")
+        if self.admin_user is not None and self.admin_password is None:
+            raise SettingsError(
+                "CHATIO_ADMIN_USER is set but CHATIO_ADMIN_PASSWORD is not: "
+                "the Admin UI needs both")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for the CLI and tests)."""

@@ -71,3 +71,28 @@ def test_cluster_mode_needs_an_explicit_secret() -> None:
     assert (s.redis_prefix, s.presence_ttl) == ("staging", 12)
     assert Settings.from_env({}).redis_prefix == "chatio"
     assert Settings.from_env({}).presence_ttl == 30
+
+
+def test_admin_ui_is_off_by_default_and_needs_a_password() -> None:
+    assert not Settings.from_env({}).admin_enabled
+    with pytest.raises(SettingsError, match="CHATIO_ADMIN_PASSWORD"):
+        Settings.from_env({"CHATIO_ADMIN_USER": "ops"})
+    on = Settings.from_env({"CHATIO_ADMIN_PASSWORD": "a-long-password"})
+    assert on.admin_enabled and on.admin_mode == "development"
+    assert "a-long-password" not in repr(on)
+
+
+@pytest.mark.parametrize("password", ["short", " padded-password "])
+def test_a_bad_admin_password_is_never_echoed(password: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CHATIO_ADMIN_PASSWORD": password})
+    assert "CHATIO_ADMIN_PASSWORD" in str(caught.value)
+    assert password.strip() not in str(caught.value)
+
+
+def test_admin_mode_is_checked() -> None:
+    env = {"CHATIO_ADMIN_PASSWORD": "a-long-password"}
+    assert Settings.from_env({**env, "CHATIO_ADMIN_MODE": "production"}
+                             ).admin_mode == "production"
+    with pytest.raises(SettingsError, match="CHATIO_ADMIN_MODE"):
+        Settings.from_env({**env, "CHATIO_ADMIN_MODE": "verbose"})
