@@ -48,7 +48,9 @@ test-python: install system-deps js-deps
 	bash .ci/system-deps redis nginx
 	$(BIN)/python -m pytest -q
 
+# The Admin UI test loads @socket.io/admin-ui's page in chromium.
 test-js: install system-deps js-deps
+	bash .ci/system-deps chromium
 	cd $(JS_TESTS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1
 
 $(BENCH)/node_modules/.package-lock.json: $(BENCH)/package-lock.json

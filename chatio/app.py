@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -126,6 +126,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         app.cleanup_ctx.append(_presence_snapshot)
     app.cleanup_ctx.append(_sweeper)
     app.cleanup_ctx.append(_receipts)
+
+    if settings.admin_enabled:
+        app.cleanup_ctx.append(_admin_ui(sio, settings))
     app.on_shutdown.append(_drop_clients)
     return app
 
@@ -187,6 +190,22 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
 async def _receipts(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RECEIPTS].close()
+
+def _admin_ui(sio: ChatioServer, settings: Settings) -> Callable[
+        [web.Application], AsyncIterator[None]]:
+    """The Socket.IO Admin UI on /admin, reporting as this node's id."""
+    admin = sio.instrument(
+        auth={"username": settings.admin_user or "admin",
+              "password": settings.admin_password},
+        mode=settings.admin_mode, read_only=True, server_id=settings.node_id)
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        admin.start()
+        log.info("Admin UI on /admin", extra={"fields": {
+            "mode": settings.admin_mode}})
+        yield
+        await admin.shutdown()
+    return run
 
 
 async def _drop_clients(app: web.Application) -> None:

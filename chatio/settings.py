@@ -96,6 +96,15 @@ class Settings:
     redis_url: str | None = None
     redis_prefix: str = "chatio"
     presence_ttl: float = 30.0
+    # The Socket.IO Admin UI on /admin: off unless a password is set.
+    admin_user: str | None = None
+    admin_password: str | None = dataclasses.field(default=None, repr=False)
+    admin_mode: str = "development"
+
+    @property
+    def admin_enabled(self) -> bool:
+        """Whether /admin serves the Socket.IO Admin UI."""
+        return self.admin_password is not None
 
     @property
     def clustered(self) -> bool:
@@ -160,6 +169,10 @@ class Settings:
                                     defaults.redis_prefix),
             presence_ttl=reader.get("CHATIO_PRESENCE_TTL", _presence_ttl,
                                     defaults.presence_ttl),
+            admin_user=reader.get("CHATIO_ADMIN_USER", _nonempty, None),
+            admin_password=_admin_password(env.get("CHATIO_ADMIN_PASSWORD")),
+            admin_mode=reader.get("CHATIO_ADMIN_MODE", _admin_mode,
+                                  defaults.admin_mode),
         )
         settings.check()
         return settings
@@ -170,6 +183,10 @@ class Settings:
             raise SettingsError(
                 "CHATIO_SECRET must be set when CHATIO_REDIS_URL is: every "
                 "node of a cluster must sign tokens with the same secret")
+        if self.admin_user is not None and self.admin_password is None:
+            raise SettingsError(
+                "CHATIO_ADMIN_USER is set but CHATIO_ADMIN_PASSWORD is not: "
+                "the Admin UI needs both")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for the CLI and tests)."""
@@ -301,6 +318,28 @@ def _presence_ttl(text: str) -> float:
     value = _positive_float(text)
     if value < 1:
         raise ValueError("expected at least 1 second")
+    return value
+
+
+# The Admin UI password is never echoed, not even in its own error.
+ADMIN_PASSWORD_MIN_CHARS = 12
+
+
+def _admin_password(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if len(raw) < ADMIN_PASSWORD_MIN_CHARS or raw != raw.strip():
+        raise SettingsError(
+            f"CHATIO_ADMIN_PASSWORD is invalid: use at least "
+            f"{ADMIN_PASSWORD_MIN_CHARS} characters, without surrounding "
+            "spaces (the value is not shown)")
+    return raw
+
+
+def _admin_mode(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"development", "production"}:
+        raise ValueError("expected development or production")
     return value
 
 

@@ -10,7 +10,8 @@ Long-polling sockets get the engine.io packet in their queue.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import socketio
 from engineio import packet as eio
@@ -21,11 +22,21 @@ from . import wire
 from .websocket import text_frame
 
 
+class SendObserver(Protocol):
+    """Hears what this node sent: ``args`` (event name first) to ``sids``."""
+
+    def event_sent(self, namespace: str, args: list[Any],
+                   sids: Iterable[str]) -> None: ...
+
+
 class FrameDelivery(socketio.AsyncManager):
     """A client manager whose emits build one frame for all recipients.
 
-    ``metrics`` counts deliveries and skipped volatile recipients.
+    ``metrics`` counts deliveries and skipped volatile recipients;
+    ``observer``, when set (the Admin UI), hears every delivery.
     """
+
+    observer: SendObserver | None = None
 
     def __init__(self, *args: Any, metrics: Metrics | None = None,
                  **kwargs: Any) -> None:
@@ -94,6 +105,9 @@ class FrameDelivery(socketio.AsyncManager):
             self.metrics.delivered(namespace, sent)
         if lagging:
             self.metrics.volatile_skipped(namespace, lagging)
+        if self.observer is not None and sent:
+            self.observer.event_sent(namespace, args, [
+                sid for sid, _ in members if sid not in skip])
         return sent
 
     def _members(self, namespace: str, room: Any) -> Any:

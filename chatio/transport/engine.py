@@ -54,6 +54,9 @@ class ChatioEngine(engineio.AsyncServer):
     for not reading.
     """
 
+    # What a new session is; the Admin UI swaps in one that counts traffic.
+    socket_class: type[ChatioSocket] = ChatioSocket
+
     def __init__(self, *, max_buffered: int, ws_compression: bool = False,
                  allowed_origins: Origins | None = None,
                  **kwargs: Any) -> None:
@@ -162,7 +165,7 @@ class ChatioEngine(engineio.AsyncServer):
             self.service_task_handle = self.start_background_task(
                 self._service_task)
         sid = self.generate_id()
-        sock = ChatioSocket(self, sid)
+        sock = self.socket_class(self, sid)
         self.sockets[sid] = sock
         upgrades = (["websocket"] if transport == "polling" and
                     self.allow_upgrades and "websocket" in self.transports

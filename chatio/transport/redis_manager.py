@@ -16,6 +16,8 @@ closes the gaps a chat service cannot live with:
   ``FrameDelivery`` (one frame per publication, no task per recipient);
 * ``disconnect_user``: a ``disconnect`` publication that names a user
   instead of a sid; each node disconnects that user's sockets.
+* ``publish_admin_sync`` asks every other node to report its sockets to a
+  new Admin UI socket (``on_admin_sync``).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ RESUBSCRIBE_DELAY = 0.5
 FAILURE_LOG_INTERVAL = 5.0
 
 Hook = Callable[[], None]
+SyncHook = Callable[[str], None]
 
 
 def _ignore() -> None:
@@ -75,6 +78,7 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         self.reconnects = 0
         self._unlogged_failures = 0
         self._next_failure_log = 0.0
+        self.on_admin_sync: SyncHook | None = None
 
     @property
     def listening(self) -> bool:
@@ -137,7 +141,20 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
             await self.server.disconnect_local_user(
                 user_id, message["notice"], wait=False)
 
+    async def publish_admin_sync(self, namespace: str, sid: str) -> None:
+        """Ask the other nodes to send their sockets to the Admin UI socket
+        ``sid``: an emit of nothing that only ``on_admin_sync`` acts on."""
+        await self._publish({
+            "method": "emit", "event": "chatio_admin_sync", "data": [],
+            "binary": False, "namespace": namespace, "room": sid,
+            "skip_sid": None, "callback": None, "host_id": self.host_id,
+            "admin_sync": sid})
+
     async def _handle_emit(self, message: dict[str, Any]) -> None:
+        if "admin_sync" in message:
+            if self.on_admin_sync is not None:
+                self.on_admin_sync(str(message["admin_sync"]))
+            return
         if message.get("volatile"):
             data = message.get("data")
             self.deliver(message.get("event"),

@@ -16,6 +16,9 @@
   emitted as ``chatio_error``.
 - ``drop_transports()`` closes every client's transport without a protocol
   goodbye, so the official clients reconnect at once.
+- ``instrument()`` serves the Socket.IO Admin UI (``admin``); until it is
+  called, the hooks it uses (``observer``, plain namespaces) cost a check
+  of ``None`` per event and nothing per recipient.
 
 It overrides python-socketio's ``_handle_*`` dispatch, which is why setup.cfg
 pins its minor version; ``tests/unit/test_transport_internals.py`` covers
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
 from socketio import packet as sio_packet
@@ -41,11 +44,20 @@ from .delivery import FrameDelivery
 from .lanes import SerialLanes
 from .namespace import SocketIONamespace
 
+if TYPE_CHECKING:
+    from .admin import AdminUI
+
 log = logging.getLogger(__name__)
 
 # Events a socket may have waiting before reading from its connection pauses
 # until they ran: backpressure instead of an unbounded queue.
 MAX_EVENT_BACKLOG = 64
+
+
+class EventObserver(Protocol):
+    """Hears every client event before its handler runs."""
+
+    def event_received(self, namespace: str, sid: str, data: Any) -> None: ...
 
 
 class ChatioServer(socketio.AsyncServer):
@@ -76,6 +88,9 @@ class ChatioServer(socketio.AsyncServer):
             namespaces="*", logger=False, engineio_logger=False)
         self.lanes = SerialLanes()
         self._event_handlers: dict[str, EventNamespace] = {}
+        # Namespaces served by python-socketio's own handlers (``on``).
+        self._plain_namespaces: set[str] = set()
+        self.observer: EventObserver | None = None
         self._hostile_log = LogLimiter(log)
         engine = self.eio
         assert isinstance(engine, ChatioEngine)
@@ -98,6 +113,32 @@ class ChatioServer(socketio.AsyncServer):
         self._event_handlers[handler.namespace] = handler
         sessions = handler.sessions
         self.metrics.count_sockets(handler.namespace, lambda: len(sessions))
+
+    def handler(self, namespace: str) -> EventNamespace | None:
+        """The ``EventNamespace`` serving ``namespace``, if any."""
+        return self._event_handlers.get(namespace)
+
+    def serve_plain_namespace(self, namespace: str) -> None:
+        """Accept connections to ``namespace``, handled by python-socketio's
+        own ``on("connect")`` handler; its events are not dispatched."""
+        self._plain_namespaces.add(namespace)
+
+    def instrument(self, auth: Any = None, mode: str = "development",
+                   read_only: bool = True, server_id: str | None = None,
+                   namespace: str = "/admin",
+                   server_stats_interval: float = 2) -> AdminUI:
+        """Serve the Socket.IO Admin UI on ``namespace``; ``auth`` is
+        ``{"username": ..., "password": ...}``. Read-only: what the UI
+        could change (emits, joins) would bypass chatio's services."""
+        from .admin import AdminUI
+        if not read_only:
+            raise ValueError("chatio's Admin UI is read-only")
+        if not isinstance(auth, dict):
+            raise ValueError("auth must be {'username': ..., 'password': ...}")
+        return AdminUI(self, username=auth["username"],
+                       password=auth["password"], mode=mode,
+                       server_id=server_id, namespace=namespace,
+                       server_stats_interval=server_stats_interval)
 
     # -- inbound -------------------------------------------------------------
 
@@ -152,6 +193,8 @@ class ChatioServer(socketio.AsyncServer):
                          result: dict[str, Any] | None) -> None:
         event, args = _split_event(data)
         if result is None:
+            if self.observer is not None:
+                self.observer.event_received(namespace, sid, data)
             if event is None or event in c.RESERVED_EVENTS:
                 result = failure(UnknownEvent())
             else:
@@ -186,7 +229,8 @@ class ChatioServer(socketio.AsyncServer):
     async def _handle_connect(self, eio_sid: str, namespace: str | None,
                               data: Any) -> None:
         name = namespace or "/"
-        if name not in self._event_handlers:
+        if name not in self._event_handlers and \
+                name not in self._plain_namespaces:
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data={
                     "message": "unknown namespace",

@@ -104,3 +104,27 @@ def test_the_boolean_error_lists_every_accepted_word() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"CHATIO_GUEST_LOGIN": "maybe"})
     assert "1/0/true/false/yes/no/on/off" in str(caught.value)
+
+def test_admin_ui_is_off_by_default_and_needs_a_password() -> None:
+    assert not Settings.from_env({}).admin_enabled
+    with pytest.raises(SettingsError, match="CHATIO_ADMIN_PASSWORD"):
+        Settings.from_env({"CHATIO_ADMIN_USER": "ops"})
+    on = Settings.from_env({"CHATIO_ADMIN_PASSWORD": "a-long-password"})
+    assert on.admin_enabled and on.admin_mode == "development"
+    assert "a-long-password" not in repr(on)
+
+
+@pytest.mark.parametrize("password", ["short", " padded-password "])
+def test_a_bad_admin_password_is_never_echoed(password: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CHATIO_ADMIN_PASSWORD": password})
+    assert "CHATIO_ADMIN_PASSWORD" in str(caught.value)
+    assert password.strip() not in str(caught.value)
+
+
+def test_admin_mode_is_checked() -> None:
+    env = {"CHATIO_ADMIN_PASSWORD": "a-long-password"}
+    assert Settings.from_env({**env, "CHATIO_ADMIN_MODE": "production"}
+                             ).admin_mode == "production"
+    with pytest.raises(SettingsError, match="CHATIO_ADMIN_MODE"):
+        Settings.from_env({**env, "CHATIO_ADMIN_MODE": "verbose"})

@@ -86,3 +86,17 @@ def test_wire_round_trip_and_refusals() -> None:
             assert (exc.code, exc.fatal) == (code, fatal), bad
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_what_the_admin_ui_relies_on() -> None:
+    from socketio.admin import EventBuffer
+    buffer = EventBuffer()
+    buffer.push("packetsIn")
+    assert [e["type"] for e in buffer.get_and_clear()] == ["packetsIn"]
+    params = inspect.signature(socketio.AsyncServer._trigger_event).parameters
+    assert list(params) == ["self", "event", "namespace", "args"]
+    source = inspect.getsource(socketio.AsyncServer._handle_eio_connect)
+    assert "self.environ[eio_sid] = environ" in source
+    for name in ("basic_enter_room", "basic_leave_room", "get_rooms",
+                 "get_participants", "get_namespaces"):
+        assert callable(getattr(socketio.AsyncManager, name)), name
