@@ -5,7 +5,8 @@ aiohttp's worker starts serving each of gunicorn's sockets with aiohttp's
 default backlog of 128, which replaces the backlog gunicorn listened with.
 Calling ``listen`` again on a listening socket only changes its backlog, so
 this worker does that once its sites have started, then logs
-``node started`` with the address gunicorn listens on.
+``node started`` with the address gunicorn listens on, and leaves the
+listening descriptors to the event loop's servers alone.
 """
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ class BacklogWorker(GunicornUVLoopWebWorker):  # type: ignore[misc]
             for sock in self.sockets:
                 sock.listen(self.cfg.backlog)
             self._log_started()
+            self._hand_over_sockets()
+
+    def _hand_over_sockets(self) -> None:
+        # The event loop's server now owns each listening descriptor and
+        # closes it at shutdown, then calls close() on gunicorn's socket
+        # object, which closed the same number again: "Bad file
+        # descriptor", or an unrelated descriptor that reused the number.
+        # Detached, gunicorn's objects no longer hold the number.
+        for sock in self.sockets:
+            inner = getattr(sock, "sock", None)
+            if inner is not None and inner.fileno() != -1:
+                inner.detach()
 
     def _log_started(self) -> None:
         from .app import log_started

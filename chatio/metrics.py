@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter,
+from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR,
+                               PROCESS_COLLECTOR, CollectorRegistry, Counter,
                                Gauge, Histogram, Info, generate_latest)
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from . import constants as c
 
@@ -71,6 +73,10 @@ class Metrics:
     def __init__(self, node_id: str = "", version: str | None = None) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
+        # prometheus-client's process_*, python_gc_* and python_info series.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            reg.register(collector)
+        self._handler = make_aiohttp_handler(reg)
         self._sockets = Gauge(
             "chatio_connected_sockets",
             "Authenticated sockets connected to this node, per namespace.",
@@ -224,7 +230,7 @@ class Metrics:
         """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)
 
-    async def serve(self, request: web.Request) -> web.Response:
-        """``GET /metrics``."""
-        return web.Response(body=self.render(),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        """``GET /metrics``: the text format, or OpenMetrics when the
+        scraper asks for it; compressed when it accepts that."""
+        return await self._handler(request)

@@ -130,7 +130,9 @@ class ChatioEngine(engineio.AsyncServer):
             if method != "GET":
                 return _refusal(PROTOCOL_ERROR, "no session")
             if query.get("EIO") != ["4"]:
-                return _refusal(PROTOCOL_ERROR, "unsupported engine.io version")
+                return _refusal(PROTOCOL_ERROR, (
+                    "unsupported engine.io version: chatio speaks engine.io 4, "
+                    "as Socket.IO 3 and newer clients do"))
             if transport == "websocket" and not upgrade:
                 return _refusal(PROTOCOL_ERROR, "not a WebSocket upgrade")
             return await self._open(request, environ, transport)

@@ -85,7 +85,11 @@ class ChatioServer(socketio.AsyncServer):
             cors_allowed_origins=None, max_http_buffer_size=max_payload,
             ping_interval=ping_interval, ping_timeout=ping_timeout,
             # Unknown namespaces are refused in _handle_connect, with a code.
-            namespaces="*", logger=False, engineio_logger=False)
+            namespaces="*",
+            # Loggers, not booleans: given False, both libraries add a plain
+            # stderr handler of their own beside chatio's JSON logging.
+            logger=logging.getLogger("socketio.server"),
+            engineio_logger=logging.getLogger("engineio.server"))
         self.lanes = SerialLanes()
         self._event_handlers: dict[str, EventNamespace] = {}
         # Namespaces served by python-socketio's own handlers (``on``).

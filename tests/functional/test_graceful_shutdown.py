@@ -168,7 +168,15 @@ async def test_procfile_web_command_serves_chat(tmp_path: Path) -> None:
         sent = await alice.send("lobby", "through gunicorn")
         received = await bob.next("message")
         assert received == sent["message"]
+        # Stopped with both clients still connected.
+        assert await node.terminate(timeout=15) == 0, node.logs()
     finally:
         await alice.close()
         await bob.close()
-        assert await node.terminate(timeout=15) == 0, node.logs()
+        if node.running:
+            node.kill()
+    output = node.all_output()
+    assert "presence saved" in output
+    # Neither a closed descriptor closed again nor a task left pending.
+    assert "Bad file descriptor" not in output, output
+    assert "Task was destroyed" not in output, output

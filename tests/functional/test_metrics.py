@@ -207,3 +207,18 @@ async def test_presence_and_typing_events_and_broadcasts(server, token):
     assert result.nonzero("chatio_deliveries_total") == {
         labels(namespace=PRESENCE): 1, labels(namespace=TYPING): 2}
     assert result.value("chatio_messages_stored_total") == 1
+
+
+async def test_openmetrics_is_negotiated_and_process_metrics_are_exported(
+        server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/metrics", headers={
+                "Accept": "application/openmetrics-text; version=1.0.0"}) as resp:
+            assert resp.status == 200
+            assert resp.content_type == "application/openmetrics-text"
+            body = await resp.text()
+    assert body.rstrip().endswith("# EOF")
+    assert "chatio_transport_sessions" in body
+    plain = await scrape(server.url)
+    assert plain.value("process_resident_memory_bytes") > 0
+    assert plain.value("process_open_fds") > 0

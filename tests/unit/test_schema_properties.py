@@ -22,8 +22,10 @@ from chatio.namespaces.base import _describe
 from chatio.namespaces.chat import ChatNamespace
 from chatio.namespaces.presence import PresenceNamespace
 from chatio.namespaces.typing_ns import TypingNamespace
-from chatio.schemas import (MAX_SAFE_INTEGER, HistorySchema, JoinSchema,
-                            RoomSchema, TypingSchema, message_schema)
+from chatio.schemas import (MAX_SAFE_INTEGER, DeleteSchema, HistorySchema,
+                            JoinSchema, ReactSchema, ReadersSchema, ReadSchema,
+                            RoomSchema, TypingSchema, edit_schema,
+                            message_schema)
 from chatio.services.session import SocketSession
 from chatio.tokens import Identity, TokenIssuer
 
@@ -34,6 +36,11 @@ SCHEMAS: dict[str, Schema] = {
     "history": HistorySchema(),
     "typing": TypingSchema(),
     "message": message_schema(MAX_CHARS),
+    "edit": edit_schema(MAX_CHARS),
+    "delete": DeleteSchema(),
+    "react": ReactSchema(),
+    "read": ReadSchema(),
+    "readers": ReadersSchema(),
     "api-token": TokenRequestSchema(),
     "api-guest": GuestRequestSchema(),
 }
@@ -43,8 +50,9 @@ MAX_DETAIL_KEYS = 20
 MAX_DETAIL_KEY_CHARS = 64
 MAX_DETAILS_JSON = MAX_DETAIL_KEYS * (MAX_DETAIL_KEY_CHARS * 6 + 400)
 
-FIELD_NAMES = ["room", "since", "limit", "before", "after", "text",
-               "client_id", "typing", "sub", "name", "rooms", "ttl", "token"]
+FIELD_NAMES = ["room", "seq", "emoji", "on", "since", "limit", "before",
+               "after", "text", "client_id", "typing", "sub", "name", "rooms",
+               "ttl", "token"]
 
 scalars = st.one_of(
     st.none(), st.booleans(),
@@ -73,6 +81,8 @@ payload_like = st.one_of(
 
 rooms = st.from_regex(c.ROOM_NAME_PATTERN, fullmatch=True)
 seqs = st.integers(0, MAX_SAFE_INTEGER)
+targets = st.integers(1, MAX_SAFE_INTEGER)
+EMOJI = ["\U0001F44D", "\u2764\ufe0f", "\U0001F602", "\U0001F389"]
 limits = st.integers(0, c.MAX_PAGE_LIMIT)
 # Trimmed, non-empty text without control characters but newline and tab.
 _text_chars = st.characters(
@@ -100,6 +110,15 @@ valid_payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "typing": st.fixed_dictionaries({"room": rooms, "typing": st.booleans()}),
     "message": st.fixed_dictionaries({"room": rooms, "text": texts},
                                       optional={"client_id": client_ids}),
+    "edit": st.fixed_dictionaries({"room": rooms, "seq": targets, "text": texts},
+                                   optional={"client_id": client_ids}),
+    "delete": st.fixed_dictionaries({"room": rooms, "seq": targets},
+                                     optional={"client_id": client_ids}),
+    "react": st.fixed_dictionaries({"room": rooms, "seq": targets,
+                                    "emoji": st.sampled_from(EMOJI),
+                                    "on": st.booleans()}),
+    "read": st.fixed_dictionaries({"room": rooms, "seq": seqs}),
+    "readers": st.fixed_dictionaries({"room": rooms, "seq": targets}),
 }
 DEFAULTS = {"join": {"limit": c.DEFAULT_PAGE_LIMIT},
             "history": {"limit": c.DEFAULT_PAGE_LIMIT}}
@@ -200,7 +219,9 @@ def _namespaces() -> list[tuple[Any, _Recorder]]:
     auth = {"issuer": TokenIssuer("property-secret", 3600.0),
             "trusted_proxies": ()}
     chat, presence, typing = _Recorder(), _Recorder(), _Recorder()
-    return [(ChatNamespace(chat, max_message_chars=MAX_CHARS, **auth), chat),
+    # One recorder stands in for the chat, change and read services alike.
+    return [(ChatNamespace(chat, chat, chat, max_message_chars=MAX_CHARS,
+                           **auth), chat),
             (PresenceNamespace(presence, **auth), presence),
             (TypingNamespace(typing, **auth), typing)]
 
@@ -208,7 +229,9 @@ def _namespaces() -> list[tuple[Any, _Recorder]]:
 event_names = st.one_of(
     st.sampled_from(sorted({c.EVENT_JOIN, c.EVENT_LEAVE, c.EVENT_MESSAGE,
                             c.EVENT_HISTORY, c.EVENT_SUBSCRIBE,
-                            c.EVENT_UNSUBSCRIBE, c.EVENT_TYPING})),
+                            c.EVENT_UNSUBSCRIBE, c.EVENT_TYPING,
+                            c.EVENT_EDIT, c.EVENT_DELETE, c.EVENT_REACT,
+                            c.EVENT_READ, c.EVENT_READERS})),
     st.sampled_from(sorted(c.RESERVED_EVENTS)), st.text(max_size=20),
     json_values)
 
