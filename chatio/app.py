@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from . import api, openapi, server_api
-from .appkeys import (BACKENDS, CHAT, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
+from .appkeys import (BACKENDS, CHANGES, CHAT, GUEST_LIMITER, GUEST_REFUSALS, ISSUER,
                       LIFECYCLE, PRESENCE, RECEIPTS, SETTINGS, SIO, SWEEP_JOBS,
                       Lifecycle)
 from .backends import build_backends
@@ -111,6 +111,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[CHAT] = chat
     app[PRESENCE] = presence
     app[RECEIPTS] = receipts
+    app[CHANGES] = changes
     sio.attach(app)
     app.add_routes(api.routes)
     app.add_routes(server_api.routes)

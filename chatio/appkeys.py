@@ -6,6 +6,7 @@ from aiohttp import web
 from .backends import Backends
 from .log_limits import LogLimiter
 from .ratelimit import RateLimiter
+from .services.changes import ChangeService
 from .services.chat import ChatService
 from .services.presence import PresenceService
 from .services.receipts import ReceiptCoalescer
@@ -32,3 +33,4 @@ LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 CHAT = web.AppKey("chat", ChatService)
 PRESENCE = web.AppKey("presence", PresenceService)
 RECEIPTS = web.AppKey("receipts", ReceiptCoalescer)
+CHANGES = web.AppKey("changes", ChangeService)

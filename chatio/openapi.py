@@ -21,6 +21,18 @@ JSON = "application/json"
 ROOM = {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,64}$"}
 SEQ = {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER}
 BEARER = [{"apiKey": []}]
+TARGET = {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER}
+ACTING_USER = {"type": "object", "additionalProperties": False,
+               "required": ["id"], "properties": {
+                   "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+                   "name": {"type": "string", "minLength": 1,
+                            "maxLength": MAX_NAME_CHARS}}}
+# An edit or delete entry: a log entry of its own (see docs/protocol.md).
+CHANGED = {"type": "object", "additionalProperties": False,
+           "required": ["ok", "message", "duplicate"], "properties": {
+               "ok": {"type": "boolean", "enum": [True]},
+               "message": {"type": "object"},
+               "duplicate": {"type": "boolean"}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -53,9 +65,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
         429: "rate limited", 503: "storage unavailable",
     }
     out: dict[str, Any] = {str(s): _json(_ref("Failure"), described[s])
-                           for s in statuses}
-    out["404"] = {"description": "the route is disabled or does not exist",
-                  "content": {"text/plain": {"schema": {"type": "string"}}}}
+                           for s in statuses if s != 404}
+    out["404"] = {"description": "the route is disabled or does not exist "
+                  "(plain text), or the message is not found (NOT_FOUND)",
+                  "content": {"text/plain": {"schema": {"type": "string"}},
+                              JSON: {"schema": _ref("Failure")}}}
     return out
 
 
@@ -86,7 +100,8 @@ def _components() -> dict[str, Any]:
                 "user": user, "text": {"type": "string"},
                 "ts": {"type": "integer"},
                 "client_id": {"type": "string"},
-            }, ("id", "room", "seq", "user", "text", "ts"), closed=False),
+            # A deleted message has no text.
+            }, ("id", "room", "seq", "user", "ts"), closed=False),
             "Page": _object({
                 "ok": {"type": "boolean", "enum": [True]},
                 "messages": {"type": "array", "items": _ref("Message")},
@@ -115,6 +130,28 @@ def _server_api() -> dict[str, Any]:
                 "message": _ref("Message"), "duplicate": {"type": "boolean"},
             }, ("ok", "message", "duplicate")), "stored (or a resend)"),
                 **_errors(400, 401, 429, 503)},
+        }},
+        "/api/edit": {"post": {
+            "summary": "Replace the text of any message, like the edit event",
+            "security": BEARER,
+            "requestBody": _body(_object({
+                "room": ROOM, "seq": TARGET,
+                "text": {"type": "string", "minLength": 1},
+                "user": ACTING_USER,
+                "client_id": _text(1, c.CLIENT_ID_MAX_CHARS),
+            }, ("room", "seq", "text"))),
+            "responses": {"200": _json(CHANGED, "stored (or a resend)"),
+                          **_errors(400, 401, 404, 429, 503)},
+        }},
+        "/api/delete": {"post": {
+            "summary": "Delete any message, text and all, like the delete event",
+            "security": BEARER,
+            "requestBody": _body(_object({
+                "room": ROOM, "seq": TARGET, "user": ACTING_USER,
+                "client_id": _text(1, c.CLIENT_ID_MAX_CHARS),
+            }, ("room", "seq"))),
+            "responses": {"200": _json(CHANGED, "stored (or a resend)"),
+                          **_errors(400, 401, 404, 429, 503)},
         }},
         "/api/disconnect": {"post": {
             "summary": "Disconnect every socket of a user on every node",

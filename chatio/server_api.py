@@ -1,4 +1,5 @@
-"""The server API for backends: publish, disconnect, room state, history.
+"""The server API for backends: publish, edit, delete, disconnect, room
+state, history.
 
 Every route needs ``Authorization: Bearer $CHATIO_API_KEY`` and exists only
 when that key is set. Bodies and query strings are validated as strictly as
@@ -16,10 +17,11 @@ from aiohttp import web
 from marshmallow import Schema, fields, validate
 
 from . import constants as c
-from .appkeys import CHAT, PRESENCE, SETTINGS, SIO
+from .appkeys import CHANGES, CHAT, PRESENCE, SETTINGS, SIO
 from .errors import ChatioError, RateLimited
 from .http_json import error, http_error, load_body, load_data, require_api_key
-from .schemas import HistorySchema, StrictString, message_schema
+from .schemas import (DeleteSchema, HistorySchema, StrictString, edit_schema,
+                      message_schema)
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, Identity
 
 log = logging.getLogger("chatio.server_api")
@@ -29,7 +31,8 @@ routes = web.RouteTableDef()
 SYSTEM_USER = Identity("system", "system")
 MAX_REASON_CHARS = 200
 _DIGITS = re.compile(r"^[0-9]{1,16}\Z")
-_STATUS = {c.INVALID_PAYLOAD: 400, c.RATE_LIMITED: 429, c.UNAVAILABLE: 503}
+_STATUS = {c.INVALID_PAYLOAD: 400, c.NOT_FOUND: 404, c.RATE_LIMITED: 429,
+           c.UNAVAILABLE: 503}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,6 +61,29 @@ def publish_schema(max_chars: int) -> Schema:
     return Schema.from_dict(fields_, name="PublishSchema")()
 
 
+def change_schema(max_chars: int | None) -> Schema:
+    """``edit``'s payload schema (``delete``'s without a text limit), plus
+    an optional ``user`` to act as."""
+    base = edit_schema(max_chars) if max_chars is not None else DeleteSchema()
+    fields_ = dict(base.fields)
+    fields_["user"] = fields.Nested(UserSchema)
+    return Schema.from_dict(
+        fields_, name="EditBody" if max_chars is not None else "DeleteBody")()
+
+
+def _acting(user: dict[str, Any] | None) -> Identity:
+    """Who a backend acts as: ``user``, or the system user."""
+    if user is None:
+        return SYSTEM_USER
+    if "name" not in user and len(user["id"]) > MAX_NAME_CHARS:
+        # As for tokens: a name defaults to the id only when it fits.
+        raise http_error(web.HTTPBadRequest, c.INVALID_PAYLOAD,
+                         "the body is invalid", {"user": {"name": [
+                             f"Required when the id is longer than "
+                             f"{MAX_NAME_CHARS} characters."]}})
+    return Identity(user["id"], user.get("name", user["id"]))
+
+
 def _guarded(handler: Handler) -> Handler:
     """Check the API key, then map domain errors to JSON responses."""
     async def run(request: web.Request) -> web.StreamResponse:
@@ -76,17 +102,29 @@ async def publish(request: web.Request) -> web.Response:
     """Store and broadcast a message as ``user`` (default ``system``)."""
     max_chars = request.app[SETTINGS].max_message_chars
     body = await load_body(request, publish_schema(max_chars))
-    user = body.pop("user", None)
-    if user is not None and "name" not in user and len(
-            user["id"]) > MAX_NAME_CHARS:
-        # As for tokens: a name defaults to the id only when it fits.
-        raise http_error(web.HTTPBadRequest, c.INVALID_PAYLOAD,
-                         "the body is invalid", {"user": {"name": [
-                             f"Required when the id is longer than "
-                             f"{MAX_NAME_CHARS} characters."]}})
-    identity = SYSTEM_USER if user is None else Identity(
-        user["id"], user.get("name", user["id"]))
+    identity = _acting(body.pop("user", None))
     result = await request.app[CHAT].publish(identity, **body)
+    return web.json_response({"ok": True, **result})
+
+
+@routes.post("/api/edit")
+@_guarded
+async def edit(request: web.Request) -> web.Response:
+    """Replace the text of any message, as ``user`` (default ``system``)."""
+    max_chars = request.app[SETTINGS].max_message_chars
+    body = await load_body(request, change_schema(max_chars))
+    identity = _acting(body.pop("user", None))
+    result = await request.app[CHANGES].moderate(identity, **body)
+    return web.json_response({"ok": True, **result})
+
+
+@routes.post("/api/delete")
+@_guarded
+async def delete(request: web.Request) -> web.Response:
+    """Delete any message, text and all, as ``user`` (default ``system``)."""
+    body = await load_body(request, change_schema(None))
+    identity = _acting(body.pop("user", None))
+    result = await request.app[CHANGES].moderate(identity, **body)
     return web.json_response({"ok": True, **result})
 
 

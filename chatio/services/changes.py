@@ -11,6 +11,7 @@ from ..errors import NotInRoom, RateLimited
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import Change, HistoryStore
+from ..tokens import Identity
 from .session import SocketSession
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ class ChangeService:
         """Delete the author's message at ``seq``, text and all."""
         return await self._change(session, room, seq, None, client_id)
 
+    async def moderate(self, identity: Identity, room: str, seq: int,
+                       text: str | None = None,
+                       client_id: str | None = None) -> dict[str, Any]:
+        """An edit (with ``text``) or a delete (without) made by a backend
+        as ``identity``: of any author's message, broadcast to the whole
+        room, and idempotent by ``client_id`` like the socket events."""
+        session = SocketSession(sid=f"api-{uuid.uuid4().hex}",
+                                identity=identity, address="api",
+                                rooms={room})
+        return await self._change(session, room, seq, text, client_id,
+                                  by_backend=True)
+
     async def react(self, session: SocketSession, room: str, seq: int,
                     emoji: str, on: bool) -> dict[str, Any]:
         """Set or clear the user's ``emoji`` on the message at ``seq``."""
@@ -52,8 +65,8 @@ class ChangeService:
         return {**delta, "changed": reacted.changed}
 
     async def _change(self, session: SocketSession, room: str, seq: int,
-                      text: str | None,
-                      client_id: str | None) -> dict[str, Any]:
+                      text: str | None, client_id: str | None,
+                      by_backend: bool = False) -> dict[str, Any]:
         # Like a send: a resend is answered before any other check.
         user = session.identity
         if client_id is not None:
@@ -64,7 +77,7 @@ class ChangeService:
         change = Change(id=uuid.uuid4().hex, room=room, user_id=user.user_id,
                         user_name=user.name, target=seq,
                         ts=int(time.time() * 1000), text=text,
-                        client_id=client_id)
+                        client_id=client_id, by_backend=by_backend)
         try:
             appended = await self._store.amend(change)
         except Exception:
