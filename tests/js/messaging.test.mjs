@@ -77,11 +77,13 @@ for (const transport of TRANSPORTS) {
       return s;
     }
 
-    it("join acks {ok, room, history, more, last_seq}", async () => {
+    it("join acks {ok, room, history, more, last_seq, read_seq, unread}", async () => {
       const room = roomName();
       const alice = await client("alice");
       const joined = withoutFalseGap(await request(alice, "join", { room }));
-      assert.deepEqual(joined, { ok: true, room, history: [], more: false, last_seq: 0 });
+      assert.deepEqual(joined, {
+        ok: true, room, history: [], more: false, last_seq: 0, read_seq: 0, unread: 0,
+      });
       // Joining twice is harmless.
       assert.deepEqual(withoutFalseGap(await request(alice, "join", { room })), joined);
       assert.deepEqual(await request(alice, "leave", { room }), { ok: true });
