@@ -77,6 +77,11 @@ class Metrics:
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             reg.register(collector)
         self._handler = make_aiohttp_handler(reg)
+        # Labelled children of the hot counters, looked up once; their keys
+        # are bounded label values, so the caches stay small.
+        self._event_children: dict[tuple[Any, ...], Any] = {}
+        self._broadcast_children: dict[tuple[Any, ...], Any] = {}
+        self._delivery_children: dict[Any, Any] = {}
         self._sockets = Gauge(
             "chatio_connected_sockets",
             "Authenticated sockets connected to this node, per namespace.",
@@ -133,6 +138,8 @@ class Metrics:
             "chatio_store_latency_seconds",
             "Time spent in history store calls, per operation.",
             ["operation"], buckets=STORE_BUCKETS, registry=reg)
+        self._store_children = {operation: self._store_seconds.labels(operation)
+                                for operation in STORE_OPERATIONS}
         self._node = Info("chatio_node", "This node's id and chatio version.",
                           registry=reg)
         self._node.info({"node_id": node_id,
@@ -165,8 +172,12 @@ class Metrics:
         else:
             outcome = _bounded(result["error"]["code"], ERROR_CODES)
             self._errors.labels(outcome).inc()
-        self._events.labels(_bounded(namespace, NAMESPACES),
-                            _bounded(event, CLIENT_EVENTS), outcome).inc()
+        key = (_bounded(namespace, NAMESPACES), _bounded(event, CLIENT_EVENTS),
+               outcome)
+        child = self._event_children.get(key)
+        if child is None:
+            child = self._event_children[key] = self._events.labels(*key)
+        child.inc()
 
     def message_stored(self) -> None:
         """A new message was stored (not a retry of a stored one)."""
@@ -176,14 +187,20 @@ class Metrics:
 
     def broadcast(self, namespace: str, event: str) -> None:
         """This node broadcast ``event`` to a room of ``namespace``."""
-        self._broadcasts.labels(_bounded(namespace, NAMESPACES),
-                                _bounded(event, BROADCAST_EVENTS)).inc()
+        key = (_bounded(namespace, NAMESPACES), _bounded(event, BROADCAST_EVENTS))
+        child = self._broadcast_children.get(key)
+        if child is None:
+            child = self._broadcast_children[key] = self._broadcasts.labels(*key)
+        child.inc()
 
     def delivered(self, namespace: str, recipients: int) -> None:
         """An emit reached ``recipients`` sockets of this node."""
         if recipients:
-            self._deliveries.labels(
-                _bounded(namespace, NAMESPACES)).inc(recipients)
+            key = _bounded(namespace, NAMESPACES)
+            child = self._delivery_children.get(key)
+            if child is None:
+                child = self._delivery_children[key] = self._deliveries.labels(key)
+            child.inc(recipients)
 
     def volatile_skipped(self, namespace: str, recipients: int) -> None:
         """A volatile broadcast left out ``recipients`` slow sockets."""
@@ -220,9 +237,11 @@ class Metrics:
     def store_call(self, operation: str, seconds: float) -> None:
         """A history store call (``STORE_APPEND`` or ``STORE_READ``) took
         ``seconds``, whether or not it succeeded."""
-        if operation not in STORE_OPERATIONS:
-            operation = UNKNOWN
-        self._store_seconds.labels(operation).observe(seconds)
+        child = self._store_children.get(operation) if isinstance(
+            operation, str) else None
+        if child is None:
+            child = self._store_seconds.labels(UNKNOWN)
+        child.observe(seconds)
 
     # -- exposition -------------------------------------------------------
 

@@ -6,7 +6,7 @@ unknown keys are refused, and text must be valid Unicode.
 from __future__ import annotations
 
 import numbers
-import unicodedata
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -15,7 +15,10 @@ from . import constants as c
 from .emoji import is_emoji
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_ALLOWED_CONTROLS = {"\n", "\t"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Unicode category Cc is exactly U+0000-001F and U+007F-009F; newline and
+# tab are allowed.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class StrictString(fields.String):
@@ -24,7 +27,7 @@ class StrictString(fields.String):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
             raise self.make_error("invalid")
-        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        if _SURROGATE.search(value):
             raise ValidationError("Contains a lone surrogate.")
         return value
 
@@ -74,8 +77,7 @@ class MessageText(StrictString):
         if len(text) > self.max_chars:
             raise ValidationError(
                 f"Longer than {self.max_chars} characters.")
-        if any(unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS
-               for ch in text):
+        if _CONTROL.search(text):
             raise ValidationError("Contains a control character.")
         return text
 

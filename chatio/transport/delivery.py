@@ -42,6 +42,35 @@ class FrameDelivery(socketio.AsyncManager):
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.metrics = metrics if metrics is not None else Metrics()
+        self._memberships: dict[tuple[str, str], set[Any]] = {}
+
+    # -- membership ------------------------------------------------------
+    # python-socketio finds a socket's rooms by scanning every room of the
+    # namespace, so a disconnect costs O(rooms) and a storm of them
+    # O(sockets * rooms). An index of each socket's rooms makes it O(its
+    # rooms).
+
+    def basic_enter_room(self, sid: str, namespace: str, room: Any,
+                         eio_sid: str | None = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._memberships.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self._memberships.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+            if not rooms:
+                del self._memberships[(namespace, sid)]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        for room in list(self._memberships.get((namespace, sid), ())):
+            self.basic_leave_room(sid, namespace, room)
+        super().basic_disconnect(sid, namespace, **kwargs)
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        return [room for room in self._memberships.get((namespace, sid), ())
+                if room is not None]
 
     async def emit(self, event: str, data: Any, namespace: str,
                    room: Any = None, skip_sid: Any = None,

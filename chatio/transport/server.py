@@ -31,6 +31,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
+from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from .. import constants as c
@@ -205,8 +206,12 @@ class ChatioServer(socketio.AsyncServer):
                 result = await handler.dispatch(sid, event, args)
         self.metrics.event_handled(namespace, event, result)
         if ack_id is not None:
-            await self._send_packet(eio_sid, self.packet_class(
-                sio_packet.ACK, namespace=namespace, id=ack_id, data=[result]))
+            # Encoded here rather than through python-socketio's Packet,
+            # which walks the data looking for binary parts.
+            sock = self.eio.sockets.get(eio_sid)
+            if sock is not None:
+                sock.send_now(eio_packet.Packet(eio_packet.MESSAGE, wire.encode(
+                    wire.ACK, namespace, [result], ack_id)))
         elif not result["ok"] and handler.reports(event, result):
             await self.emit(c.EVENT_CHATIO_ERROR, {
                 "event": event if isinstance(event, str) else None,
