@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -187,3 +188,37 @@ def message_schema(max_chars: int) -> Schema:
         "client_id": _client_id(),
     }, name="MessageSchema")()
 
+
+
+FastLoader = Callable[[Any], "dict[str, Any] | None"]
+_MESSAGE_KEYS = frozenset({"room", "text", "client_id"})
+
+
+def message_fast_path(max_chars: int) -> FastLoader:
+    """What ``message_schema(max_chars).load`` returns for an ordinary
+    valid payload, without marshmallow's per-field machinery; None for
+    anything else, which then goes to the schema (and its error details).
+    ``tests/unit/test_schema_properties.py`` checks that both agree."""
+    room_pattern = c.ROOM_NAME_PATTERN
+
+    def load(payload: Any) -> dict[str, Any] | None:
+        if type(payload) is not dict or not payload.keys() <= _MESSAGE_KEYS:
+            return None
+        room, text = payload.get("room"), payload.get("text")
+        if type(room) is not str or type(text) is not str \
+                or not room_pattern.match(room):
+            return None
+        text = text.strip()
+        if not text or len(text) > max_chars or _SURROGATE.search(text) \
+                or _CONTROL.search(text):
+            return None
+        loaded = {"room": room, "text": text}
+        if "client_id" in payload:
+            client_id = payload["client_id"]
+            if type(client_id) is not str or not 1 <= len(client_id) <= \
+                    c.CLIENT_ID_MAX_CHARS or not client_id.isprintable() \
+                    or _SURROGATE.search(client_id):
+                return None
+            loaded["client_id"] = client_id
+        return loaded
+    return load

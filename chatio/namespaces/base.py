@@ -18,6 +18,7 @@ from .. import constants as c
 from ..addresses import forwarded_address
 from ..connect_auth import authenticate
 from ..errors import ChatioError, Internal, InvalidPayload, UnknownEvent, failure
+from ..schemas import FastLoader
 from ..services.session import SocketSession
 from ..settings import Network
 from ..tokens import TokenError, TokenIssuer
@@ -51,6 +52,9 @@ class EventNamespace:
         self._issuer = issuer
         self._trusted = trusted_proxies
         self._schemas = dict(schemas)
+        # Optional shortcuts that give the schema's result for ordinary
+        # valid payloads and None for anything else.
+        self._fast_loaders: dict[str, FastLoader] = {}
         self._handlers: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {}
         for name in dir(type(self)):
             method = getattr(self, name)
@@ -121,10 +125,13 @@ class EventNamespace:
                 raise InvalidPayload(
                     f"expected exactly one payload argument, got {len(args)}",
                     details={"_schema": ["Expected one payload object."]})
-            try:
-                payload = self._schemas[event].load(args[0])
-            except ValidationError as exc:
-                raise InvalidPayload(details=_describe(exc)) from None
+            fast = self._fast_loaders.get(event)
+            payload = fast(args[0]) if fast is not None else None
+            if payload is None:
+                try:
+                    payload = self._schemas[event].load(args[0])
+                except ValidationError as exc:
+                    raise InvalidPayload(details=_describe(exc)) from None
             result = await handler(session, payload)
         except ChatioError as exc:
             if exc.code == c.UNAVAILABLE:

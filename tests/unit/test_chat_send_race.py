@@ -1,9 +1,8 @@
 """A send that loses the race for its ``client_id`` keeps no rate-limit token.
 
-Two sends with one ``client_id`` can both find nothing stored, both take a
-token, and then only one of them stores. The interleaving is forced here
-with a real in-memory store that stores the rival send right after the
-service looked.
+Two sends with one ``client_id`` can both take a token, and then only one
+of them stores. The interleaving is forced here with a real in-memory
+store that stores the rival send just before the service's append.
 """
 from __future__ import annotations
 
@@ -19,16 +18,15 @@ from chatio.tokens import Identity
 
 
 class RivalStore(MemoryHistoryStore):
-    """Stores a rival send of the same key just after each lookup misses."""
+    """Stores a rival send of the same key just before each append."""
 
-    async def find_sent(self, room: str, user_id: str,
-                        client_id: str) -> dict[str, Any] | None:
-        found = await super().find_sent(room, user_id, client_id)
-        if found is None:
-            await self.append(Draft(id="rival", room=room, user_id=user_id,
-                                    user_name=user_id, text="rival", ts=0,
-                                    client_id=client_id))
-        return found
+    async def append(self, draft: Draft) -> Any:
+        if draft.id != "rival" and draft.client_id is not None:
+            await super().append(Draft(
+                id="rival", room=draft.room, user_id=draft.user_id,
+                user_name=draft.user_id, text="rival", ts=0,
+                client_id=draft.client_id))
+        return await super().append(draft)
 
 
 class NoFanout:

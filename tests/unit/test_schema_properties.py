@@ -25,7 +25,7 @@ from chatio.namespaces.typing_ns import TypingNamespace
 from chatio.schemas import (MAX_SAFE_INTEGER, DeleteSchema, HistorySchema,
                             JoinSchema, ReactSchema, ReadersSchema, ReadSchema,
                             RoomSchema, TypingSchema, edit_schema,
-                            message_schema)
+                            message_fast_path, message_schema)
 from chatio.services.session import SocketSession
 from chatio.tokens import Identity, TokenIssuer
 
@@ -258,3 +258,31 @@ def test_dispatch_answers_every_event_with_a_bounded_result(
         if "details" in error:
             _check_details(error["details"])
         assert len(json.dumps(result)) <= MAX_DETAILS_JSON + 200
+
+
+# -- the message fast path -----------------------------------------------------
+
+FAST_MESSAGE = message_fast_path(MAX_CHARS)
+
+
+@FUZZ
+@given(payload=st.one_of(payload_like, valid_payloads["message"],
+                         valid_payloads["message"].flatmap(
+                             lambda p: st.builds(
+                                 lambda k, v: {**p, k: v},
+                                 st.sampled_from(["room", "text", "client_id",
+                                                  "extra"]), json_values))))
+def test_the_message_fast_path_agrees_with_the_schema(payload: Any) -> None:
+    fast = FAST_MESSAGE(payload)
+    try:
+        loaded = SCHEMAS["message"].load(payload)
+    except ValidationError:
+        assert fast is None
+    else:
+        assert fast is None or fast == loaded
+
+
+@FUZZ
+@given(payload=valid_payloads["message"])
+def test_the_message_fast_path_takes_every_ordinary_payload(payload: Any) -> None:
+    assert FAST_MESSAGE(payload) == SCHEMAS["message"].load(payload)
