@@ -222,3 +222,30 @@ def message_fast_path(max_chars: int) -> FastLoader:
             loaded["client_id"] = client_id
         return loaded
     return load
+
+
+_JOIN_KEYS = frozenset({"room", "since", "limit"})
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def join_fast_path(payload: Any) -> dict[str, Any] | None:
+    """``JoinSchema().load`` for an ordinary valid payload; None for
+    anything else (see ``message_fast_path``)."""
+    if type(payload) is not dict or not payload.keys() <= _JOIN_KEYS:
+        return None
+    room = payload.get("room")
+    if type(room) is not str or not c.ROOM_NAME_PATTERN.match(room):
+        return None
+    loaded: dict[str, Any] = {"room": room}
+    if "since" in payload:
+        if not _whole(payload["since"], 0, MAX_SAFE_INTEGER):
+            return None
+        loaded["since"] = payload["since"]
+    limit = payload.get("limit", c.DEFAULT_PAGE_LIMIT)
+    if not _whole(limit, 0, c.MAX_PAGE_LIMIT):
+        return None
+    loaded["limit"] = limit
+    return loaded

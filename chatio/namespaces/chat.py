@@ -6,7 +6,7 @@ from typing import Any
 from .. import constants as c
 from ..schemas import (DeleteSchema, HistorySchema, JoinSchema, ReactSchema,
                        ReadersSchema, ReadSchema, RoomSchema, edit_schema,
-                       message_fast_path, message_schema)
+                       join_fast_path, message_fast_path, message_schema)
 from ..services.changes import ChangeService
 from ..services.chat import ChatService
 from ..services.reads import ReadService
@@ -37,6 +37,7 @@ class ChatNamespace(EventNamespace):
                              c.EVENT_READERS: ReadersSchema(),
                          })
         self._fast_loaders[c.EVENT_MESSAGE] = message_fast_path(max_message_chars)
+        self._fast_loaders[c.EVENT_JOIN] = join_fast_path
         self._chat = chat
         self._changes = changes
         self._reads = reads

@@ -25,7 +25,8 @@ from chatio.namespaces.typing_ns import TypingNamespace
 from chatio.schemas import (MAX_SAFE_INTEGER, DeleteSchema, HistorySchema,
                             JoinSchema, ReactSchema, ReadersSchema, ReadSchema,
                             RoomSchema, TypingSchema, edit_schema,
-                            message_fast_path, message_schema)
+                            join_fast_path, message_fast_path,
+                            message_schema)
 from chatio.services.session import SocketSession
 from chatio.tokens import Identity, TokenIssuer
 
@@ -286,3 +287,32 @@ def test_the_message_fast_path_agrees_with_the_schema(payload: Any) -> None:
 @given(payload=valid_payloads["message"])
 def test_the_message_fast_path_takes_every_ordinary_payload(payload: Any) -> None:
     assert FAST_MESSAGE(payload) == SCHEMAS["message"].load(payload)
+
+
+@pytest.mark.parametrize("name,fast", [("message", FAST_MESSAGE),
+                                       ("join", join_fast_path)])
+@FUZZ
+@given(data=st.data(), extra=json_values)
+def test_fast_paths_agree_with_their_schemas(name: str, fast: Any,
+                                             data: st.DataObject,
+                                             extra: Any) -> None:
+    payload = data.draw(st.one_of(payload_like, valid_payloads[name]))
+    mutated = data.draw(st.sampled_from([payload, {"extra": extra},
+                                         {**payload, "since": extra}
+                                         if isinstance(payload, dict) else payload,
+                                         {**payload, "limit": extra}
+                                         if isinstance(payload, dict) else payload]))
+    for candidate in (payload, mutated):
+        got = fast(candidate)
+        try:
+            loaded = SCHEMAS[name].load(candidate)
+        except ValidationError:
+            assert got is None
+        else:
+            assert got is None or got == loaded
+
+
+@FUZZ
+@given(payload=valid_payloads["join"])
+def test_the_join_fast_path_takes_every_ordinary_payload(payload: Any) -> None:
+    assert join_fast_path(payload) == SCHEMAS["join"].load(payload)
