@@ -67,10 +67,12 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from .app import HTTP_SHARE, create_app, log_started
     from .logs import configure_logging
+    from .runtime import tune_garbage_collector
 
     settings = settings.replace(host=host or settings.host,
                                 port=settings.port if port is None else port)
     configure_logging(settings.log_level, settings.node_id)
+    tune_garbage_collector()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - platforms without uvloop

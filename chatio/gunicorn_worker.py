@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from aiohttp.worker import GunicornUVLoopWebWorker
 
+from .runtime import tune_garbage_collector
+
 
 class BacklogWorker(GunicornUVLoopWebWorker):  # type: ignore[misc]
-    """``GunicornUVLoopWebWorker`` whose sockets keep ``--backlog``."""
+    """``GunicornUVLoopWebWorker`` whose sockets keep ``--backlog``, with
+    the node's garbage collector tuning."""
+
+    def init_process(self) -> None:
+        tune_garbage_collector()
+        super().init_process()
 
     _backlog_applied = False
 
