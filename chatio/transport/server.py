@@ -169,8 +169,8 @@ class ChatioServer(socketio.AsyncServer):
         elif pkt.type == wire.DISCONNECT:
             await self._handle_disconnect(eio_sid, pkt.namespace,
                                           self.reason.CLIENT_DISCONNECT)
-        elif pkt.type == wire.ACK:
-            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        # ACK packets are dropped: chatio never asks a client for an ack,
+        # and python-socketio logs a warning for every unexpected one.
 
     def _submit_event(self, eio_sid: str, namespace: str, ack_id: int | None,
                       data: Any, result: dict[str, Any] | None = None
@@ -229,9 +229,17 @@ class ChatioServer(socketio.AsyncServer):
                 sock.fail(exc.code, exc.reason)
             return None
         self._violation(eio_sid, exc.code, exc.reason)
-        return self._submit_event(
-            eio_sid, exc.namespace, exc.id, None,
-            failure(InvalidPayload(exc.reason)))
+        answer = failure(InvalidPayload(exc.reason))
+        if self.lanes.busy(eio_sid):
+            # Behind a CONNECT still running, like any other event.
+            async def later() -> None:
+                wait = self._submit_event(eio_sid, exc.namespace, exc.id,
+                                          None, answer)
+                if wait is not None:
+                    await wait
+            self.lanes.submit(eio_sid, later)
+            return None
+        return self._submit_event(eio_sid, exc.namespace, exc.id, None, answer)
 
     # -- connections -----------------------------------------------------------
 

@@ -218,3 +218,25 @@ async def test_hostile_packets_are_logged_once_per_connection(
     errors = (await scrape(server.url)).value(
         "chatio_protocol_errors_total", code=INVALID_PAYLOAD)
     assert errors == 500
+
+
+async def test_a_bad_event_right_behind_its_connect_is_answered(server, token):
+    sock = await RawWebSocket.open(server.url)
+    # Sent back to back: the event is read while the CONNECT still runs.
+    sock.send_text(f'40/chat,{json.dumps({"token": token("alice")})}')
+    sock.send_text('42/chat,9["message",{]')
+    assert (await sock.packet()).startswith("40/chat,")
+    packet = await sock.packet()
+    assert packet.startswith("43/chat,9"), packet
+    assert INVALID_PAYLOAD in packet
+
+
+async def test_unsolicited_acks_are_dropped_quietly(server, token, caplog):
+    caplog.set_level(logging.WARNING)
+    sock = await RawWebSocket.open(server.url)
+    await sock.connect_namespace("/chat", token("alice"))
+    for n in range(50):
+        sock.send_text(f'43/chat,{n}["x"]')
+    sock.send_text(event("/chat", 1, "join", {"room": "lobby", "limit": 0}))
+    assert (await sock.packet()).startswith("43/chat,1")
+    assert not [r for r in caplog.records if "callback" in r.getMessage()]
