@@ -45,7 +45,7 @@ client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
 test: test-python test-js test-client
 
 test-python: install system-deps js-deps
-	bash .ci/system-deps redis nginx
+	bash .ci/system-deps redis nginx ss
 	$(BIN)/python -m pytest -q
 
 # The Admin UI test loads @socket.io/admin-ui's page in chromium.
