@@ -111,18 +111,18 @@ async def publish(request: web.Request) -> web.Response:
 @_guarded
 async def edit(request: web.Request) -> web.Response:
     """Replace the text of any message, as ``user`` (default ``system``)."""
-    max_chars = request.app[SETTINGS].max_message_chars
-    body = await load_body(request, change_schema(max_chars))
-    identity = _acting(body.pop("user", None))
-    result = await request.app[CHANGES].moderate(identity, **body)
-    return web.json_response({"ok": True, **result})
+    return await _moderate(request, request.app[SETTINGS].max_message_chars)
 
 
 @routes.post("/api/delete")
 @_guarded
 async def delete(request: web.Request) -> web.Response:
     """Delete any message, text and all, as ``user`` (default ``system``)."""
-    body = await load_body(request, change_schema(None))
+    return await _moderate(request, None)
+
+
+async def _moderate(request: web.Request, max_chars: int | None) -> web.Response:
+    body = await load_body(request, change_schema(max_chars))
     identity = _acting(body.pop("user", None))
     result = await request.app[CHANGES].moderate(identity, **body)
     return web.json_response({"ok": True, **result})

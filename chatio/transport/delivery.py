@@ -114,7 +114,7 @@ class FrameDelivery(socketio.AsyncManager):
         skip = _skipped(skip_sid)
         find = self.server.eio.sockets.get
         sent = lagging = 0
-        # The hot loop: one dict lookup and one transport write per member.
+        # The hot loop: one dict lookup and one write per member.
         for sid, eio_sid in members:
             if skip and sid in skip:
                 continue
@@ -124,11 +124,7 @@ class FrameDelivery(socketio.AsyncManager):
             if volatile and sock.lagging(VOLATILE_BUFFER_LIMIT):
                 lagging += 1
                 continue
-            conn = sock.ws
-            if conn is not None:
-                conn.write(frame)
-            else:
-                sock.deliver(frame, pkt)
+            sock.deliver(frame, pkt)
             sent += 1
         if sent:
             self.metrics.delivered(namespace, sent)

@@ -369,9 +369,8 @@ class _Handler:
         assert self.conn is not None
         self.socket.on_text(self.conn, text)
 
-    def on_violation(self, code: int, reason: str) -> None:
-        error, _, detail = reason.partition(": ")
-        self.socket.fail(error, detail)
+    def on_violation(self, error: str, reason: str) -> None:
+        self.socket.fail(error, reason)
 
     def on_overflow(self) -> None:
         self.socket._drop(SLOW_CONSUMER, "the client stopped reading")

@@ -49,7 +49,7 @@ class FrameHandler(Protocol):
 
     def on_text(self, text: str) -> None: ...
 
-    def on_violation(self, code: int, reason: str) -> None: ...
+    def on_violation(self, error: str, reason: str) -> None: ...
 
     def on_overflow(self) -> None: ...
 
@@ -278,7 +278,7 @@ class WebSocketConnection(asyncio.Protocol):
         if self._done:
             return
         self.close(code, error)
-        self.handler.on_violation(code, f"{error}: {reason}")
+        self.handler.on_violation(error, reason)
 
     # -- frames ----------------------------------------------------------------
 
