@@ -2,10 +2,13 @@
 apps use it) against real ``chatio serve`` nodes, through
 ``tests/java/``'s program: the token in ``auth``, chat with a python-socketio
 user, errors, and a graceful restart of the node while it is connected, after
-which it has every message exactly once."""
+which it has every message exactly once. The Java class of ``docs/client.md``
+runs across a restart too."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -20,6 +23,8 @@ from support.java_puppet import ConnectRefused, JavaPuppet, java_puppet, \
 
 API_KEY = "java-client-test-api-key-0123456789"
 ROOM = "lobby"
+CLIENT_DOCS = Path(__file__).resolve().parents[2] / "docs" / "client.md"
+SNIPPET_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -220,3 +225,71 @@ async def test_java_client_has_every_message_once_across_a_node_restart(
     assert state["transport"] == transport
     assert state["rooms"][ROOM]["last_seq"] == expected[-1]["seq"]
     assert state["rooms"][ROOM]["held"] == 0
+
+
+def docs_java_class() -> str:
+    """The ``java`` block of ``docs/client.md`` that holds ``class ChatioChat``."""
+    blocks = re.findall(r"^```java\n(.*?)^```$", CLIENT_DOCS.read_text(),
+                        re.MULTILINE | re.DOTALL)
+    found = [block for block in blocks if "public class ChatioChat" in block]
+    assert len(found) == 1, "docs/client.md must hold one ChatioChat block"
+    return found[0]
+
+
+class ShownLines:
+    """What the docs' program printed, line by line, with a timeout."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    async def next(self) -> str:
+        assert self._proc.stdout is not None
+        line = await asyncio.wait_for(self._proc.stdout.readline(),
+                                      SNIPPET_TIMEOUT)
+        assert line, "the program exited"
+        return line.decode().rstrip("\n")
+
+    async def type(self, text: str) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(text.encode() + b"\n")
+        await self._proc.stdin.drain()
+
+
+async def test_the_java_class_in_the_client_docs_shows_each_message_once_across_a_restart(
+        node, secret, tmp_path):
+    java, jar = java_puppet_jar()
+    source = tmp_path / "ChatioChat.java"
+    source.write_text(docs_java_class())
+    await publish(node, "one")
+    with open(tmp_path / "docs-java.stderr.log", "wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            java, "-cp", str(jar), str(source), node.url,
+            mint_token(secret, "ada", name="Ada"), ROOM,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=stderr)
+    lines = ShownLines(proc)
+    try:
+        assert await lines.next() == "#1 Bob: one"
+        await lines.type("hello")
+        assert await lines.next() == "#2 Ada: hello"
+
+        assert await node.terminate() == 0, node.logs()
+        await node.start()
+        await publish(node, "two")
+        await publish(node, "three")
+        assert await lines.next() == "#3 Bob: two"
+        assert await lines.next() == "#4 Bob: three"
+        await lines.type("bye")
+        assert await lines.next() == "#5 Ada: bye"
+        await publish(node, "four")
+        assert await lines.next() == "#6 Bob: four"
+
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), SNIPPET_TIMEOUT) == 0
+        assert proc.stdout is not None
+        assert await proc.stdout.read() == b""
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
