@@ -13,7 +13,7 @@ JAVA_PUPPET := $(JAVA_TESTS)/target/chatio-java-puppet.jar
 BENCH := bench
 CLIENT_JS := client-js
 
-.PHONY: run cluster test install system-deps js-deps java-deps client-deps test-python test-js test-client bench-deps bench bench-node fuzz clean
+.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench bench-node fuzz clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -46,6 +46,7 @@ $(JAVA_PUPPET): $(JAVA_TESTS)/pom.xml $(shell find $(JAVA_TESTS)/src -name '*.ja
 	cd $(JAVA_TESTS) && mvn -q -B package
 	touch $@
 
+.PHONY: java-deps
 java-deps: $(JAVA_PUPPET)
 
 $(CLIENT_JS)/node_modules/.package-lock.json: $(CLIENT_JS)/package-lock.json
