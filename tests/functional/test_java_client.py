@@ -19,8 +19,8 @@ import pytest
 
 from support import ChatClient, ChatioProcess, mint_token
 from support.http import bearer, request
-from support.java_puppet import ConnectRefused, JavaPuppet, java_puppet, \
-    java_puppet_jar
+from support.java_puppet import (ConnectRefused, JavaPuppet, java_puppet,
+                                 java_puppet_jar)
 
 API_KEY = "java-client-test-api-key-0123456789"
 ROOM = "lobby"
