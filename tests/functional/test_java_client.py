@@ -19,8 +19,8 @@ import pytest
 
 from support import ChatClient, ChatioProcess, mint_token
 from support.http import bearer, request
-from support.java_puppet import (ConnectRefused, JavaPuppet, java_puppet,
-                                 java_puppet_jar)
+from support.java_puppet import (JVM_OPTIONS, ConnectRefused, JavaPuppet,
+                                 java_puppet, java_puppet_jar)
 
 API_KEY = "java-client-test-api-key-0123456789"
 ROOM = "lobby"
@@ -298,7 +298,7 @@ async def test_the_java_class_in_the_client_docs_shows_each_message_once_across_
     await publish(node, "one")
     with open(tmp_path / "docs-java.stderr.log", "wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
-            java, "-cp", str(jar), str(source), node.url,
+            java, *JVM_OPTIONS, "-cp", str(jar), str(source), node.url,
             mint_token(secret, "ada", name="Ada"), ROOM,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=stderr)
