@@ -23,8 +23,8 @@ from chatio.namespaces.chat import ChatNamespace
 from chatio.namespaces.presence import PresenceNamespace
 from chatio.namespaces.typing_ns import TypingNamespace
 from chatio.schemas import (MAX_EPOCH_CHARS, MAX_SAFE_INTEGER, DeleteSchema,
-                            HistorySchema, JoinSchema, ReactSchema, ReadersSchema, ReadSchema,
-                            RoomSchema, TypingSchema, edit_schema,
+                            HistorySchema, JoinSchema, ReactSchema,
+                            ReadersSchema, ReadSchema, RoomSchema, TypingSchema, edit_schema,
                             join_fast_path, message_fast_path,
                             message_schema)
 from chatio.services.session import SocketSession
