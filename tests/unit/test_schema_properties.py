@@ -24,9 +24,9 @@ from chatio.namespaces.presence import PresenceNamespace
 from chatio.namespaces.typing_ns import TypingNamespace
 from chatio.schemas import (MAX_EPOCH_CHARS, MAX_SAFE_INTEGER, DeleteSchema,
                             HistorySchema, JoinSchema, ReactSchema,
-                            ReadersSchema, ReadSchema, RoomSchema, TypingSchema, edit_schema,
-                            join_fast_path, message_fast_path,
-                            message_schema)
+                            ReadersSchema, ReadSchema, RoomSchema,
+                            TypingSchema, edit_schema, join_fast_path,
+                            message_fast_path, message_schema)
 from chatio.services.session import SocketSession
 from chatio.tokens import Identity, TokenIssuer
 
