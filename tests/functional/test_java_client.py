@@ -262,6 +262,42 @@ async def test_java_client_has_every_message_once_across_a_node_restart(
     assert state["rooms"][ROOM]["held"] == 0
 
 
+async def test_java_client_sees_a_history_that_started_over_as_a_gap(
+        node, java, secret):
+    alice = await java()
+    await alice.connect(node.url, mint_token(secret, "alice"),
+                        reconnection_delay_ms=1000,
+                        reconnection_delay_max_ms=1000)
+    first = await alice.join(ROOM)
+    old = [await publish(node, f"old {i}") for i in range(3)]
+    assert await alice.delivered(3) == old
+    assert {m["epoch"] for m in old} == {first["epoch"]}
+
+    assert await node.terminate() == 0, node.logs()
+    await alice.next_status("disconnect")
+    database = list(Path(node.env["CHATIO_DATA_DIR"]).glob("chatio.sqlite3*"))
+    assert database
+    for path in database:
+        path.unlink()
+    await node.start()
+    new = [await publish(node, f"new {i}") for i in range(2)]
+    assert [m["seq"] for m in new] == [1, 2]
+    assert new[0]["epoch"] != first["epoch"]
+
+    rejoin = await alice.rejoins.get()
+    assert rejoin.get("rejoined") == ROOM, rejoin
+    assert (rejoin["since"], rejoin["epoch"]) == (3, first["epoch"])
+    assert rejoin["ack"]["gap"] is True
+    assert rejoin["ack"]["epoch"] == new[0]["epoch"]
+    # Seqs 1 and 2 of the new history are new messages, not duplicates.
+    assert await alice.delivered(2) == new
+    await alice.call("history", {"room": ROOM, "limit": 1})
+    assert alice.delivered_now() == []
+    room = (await alice.state())["rooms"][ROOM]
+    assert (room["epoch"], room["last_seq"]) == (new[0]["epoch"], 2)
+    assert room["resets"] == 1
+
+
 def docs_java_class() -> str:
     """The ``java`` block of ``docs/client.md`` that holds ``class ChatioChat``."""
     blocks = re.findall(r"^```java\n(.*?)^```$", CLIENT_DOCS.read_text(),

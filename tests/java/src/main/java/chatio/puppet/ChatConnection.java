@@ -17,9 +17,10 @@ import org.json.JSONObject;
  * One {@code /chat} socket of the official Java client, used the way an
  * Android app without connection state recovery uses it: on every
  * (re)connect it rejoins each of its rooms with {@code since} = the last seq
- * it has, pages the rest in with {@code history {after}}, and de-duplicates
- * by seq ({@link RoomTimeline}). Of a {@code message} event it takes only the
- * first argument; later ones (an offset) are ignored.
+ * it has and that seq's {@code epoch}, pages the rest in with
+ * {@code history {after, epoch}}, and de-duplicates by seq
+ * ({@link RoomTimeline}). Of a {@code message} event it takes only the first
+ * argument; later ones (an offset) are ignored.
  *
  * <p>Everything runs on the client's event thread.
  */
@@ -141,11 +142,18 @@ final class ChatConnection {
             connectRequest = null;
         }
         for (RoomTimeline timeline : rooms.values()) {
-            long since = timeline.lastSeq();
-            sendJoin(timeline, since,
-                    ack -> out.write(Json.object("rejoined", timeline.room(), "since", since, "ack", ack)),
-                    error -> out.write(Json.object("rejoin_failed", timeline.room(), "error", error)));
+            rejoin(timeline);
         }
+    }
+
+    /** join with the room's position; reported as {@code rejoined} or {@code rejoin_failed}. */
+    private void rejoin(RoomTimeline timeline) {
+        long since = timeline.lastSeq();
+        String epoch = timeline.epoch();
+        sendJoin(timeline, since,
+                ack -> out.write(Json.object("rejoined", timeline.room(), "since", since,
+                        "epoch", epoch, "ack", ack)),
+                error -> out.write(Json.object("rejoin_failed", timeline.room(), "error", error)));
     }
 
     private void onConnectError(Object... args) {
@@ -168,7 +176,9 @@ final class ChatConnection {
             return;
         }
         report(timeline, timeline.offer(message));
-        if (timeline.needsFill()) {
+        if (timeline.needsRejoin()) {
+            rejoin(timeline);
+        } else if (timeline.needsFill()) {
             page(timeline);
         }
     }
@@ -178,6 +188,9 @@ final class ChatConnection {
         JSONObject payload = Json.object("room", timeline.room());
         if (since != null) {
             Json.put(payload, "since", since.longValue());
+            if (timeline.epoch() != null) {
+                Json.put(payload, "epoch", timeline.epoch());
+            }
         }
         timeline.rejoining();
         withAck("join", payload, ack -> {
@@ -196,6 +209,9 @@ final class ChatConnection {
         timeline.filling(true);
         JSONObject payload = Json.object("room", timeline.room(), "after", timeline.lastSeq(),
                 "limit", PAGE_LIMIT);
+        if (timeline.epoch() != null) {
+            Json.put(payload, "epoch", timeline.epoch());
+        }
         withAck("history", payload, ack -> {
             if (!ack.optBoolean("ok", false)) {
                 timeline.filling(false);

@@ -26,14 +26,14 @@ import org.json.JSONObject;
  * <li>{@code {"op": "emit", "event", "payload"}}: any event without an ack.</li>
  * <li>{@code {"op": "state"}}: {@code connected}, {@code connects}, {@code transport},
  *     and per room {@code last_seq}, {@code epoch}, {@code ready}, {@code held},
- *     {@code duplicates}.</li>
+ *     {@code duplicates}, {@code resets} (histories seen starting over).</li>
  * <li>{@code {"op": "close"}}, {@code {"op": "exit"}}.</li>
  * </ul>
  *
  * <p>Reports, without an id: {@code {"status": "connect" | "disconnect" |
  * "connect_error", ...}}; {@code {"event", "args"}} for every event received;
  * {@code {"delivered": entry, "room"}} for each log entry the app shows, in seq
- * order, each once; {@code {"rejoined": room, "since", "ack"}} or
+ * order, each once; {@code {"rejoined": room, "since", "epoch", "ack"}} or
  * {@code {"rejoin_failed": room, "error"}} after each automatic rejoin.
  */
 public final class Main {

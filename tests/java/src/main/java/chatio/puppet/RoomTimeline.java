@@ -14,17 +14,24 @@ import org.json.JSONObject;
  * Entries at or below it are duplicates and dropped. An entry above
  * {@code last + 1}, and every live entry while a (re)join is in flight, is held
  * until the entries before it are there; the caller then reads the hole with
- * {@code history {after: last}}. Not thread-safe: the client's event thread
- * owns it.
+ * {@code history {after: last}}.
+ *
+ * <p>A position is ({@code epoch}, {@code last}). A page with {@code gap: true}
+ * and another epoch means the room's history started over: the old seqs are
+ * forgotten and delivery goes on from the page. A live entry of another epoch
+ * is kept aside until a rejoin has told which history is current. Not
+ * thread-safe: the client's event thread owns it.
  */
 final class RoomTimeline {
     private final String room;
     private final TreeMap<Long, JSONObject> held = new TreeMap<>();
+    private final List<JSONObject> otherEpoch = new ArrayList<>();
     private long last;
     private String epoch;
     private boolean ready;
     private boolean filling;
     private int duplicates;
+    private int resets;
 
     RoomTimeline(String room, long since) {
         this.room = room;
@@ -39,6 +46,11 @@ final class RoomTimeline {
         return last;
     }
 
+    /** The epoch of {@link #lastSeq()}, or null before the first page. */
+    String epoch() {
+        return epoch;
+    }
+
     /** A join is in flight: hold live entries until its ack has been applied. */
     void rejoining() {
         ready = false;
@@ -49,6 +61,11 @@ final class RoomTimeline {
         return ready && !filling && !held.isEmpty();
     }
 
+    /** Whether a live entry of another epoch waits for a rejoin to tell the current history. */
+    boolean needsRejoin() {
+        return ready && !otherEpoch.isEmpty();
+    }
+
     void filling(boolean value) {
         filling = value;
     }
@@ -57,7 +74,10 @@ final class RoomTimeline {
     List<JSONObject> offer(JSONObject entry) {
         List<JSONObject> delivered = new ArrayList<>();
         long seq = entry.optLong("seq", -1);
-        if (seq <= last) {
+        String entryEpoch = entry.optString("epoch", "");
+        if (epoch != null && !entryEpoch.isEmpty() && !entryEpoch.equals(epoch)) {
+            otherEpoch.add(entry);
+        } else if (seq <= last) {
             duplicates++;
         } else if (ready && seq == last + 1) {
             deliver(entry, delivered);
@@ -77,18 +97,22 @@ final class RoomTimeline {
     List<JSONObject> applyPage(JSONObject ack, String entriesKey) {
         List<JSONObject> delivered = new ArrayList<>();
         String pageEpoch = ack.optString("epoch", "");
-        if (!pageEpoch.isEmpty()) {
-            epoch = pageEpoch;
-        }
         JSONArray entries = ack.optJSONArray(entriesKey);
         int count = entries == null ? 0 : entries.length();
         if (ack.optBoolean("gap", false)) {
+            if (epoch != null && !pageEpoch.isEmpty() && !pageEpoch.equals(epoch)) {
+                resets++;
+                held.clear();
+            }
             if (count > 0) {
                 last = Json.objectAt(entries, 0).optLong("seq") - 1;
             } else if (ack.has("last_seq")) {
                 last = ack.optLong("last_seq");
             }
             held.headMap(last, true).clear();
+        }
+        if (!pageEpoch.isEmpty()) {
+            epoch = pageEpoch;
         }
         ready = true;
         for (int i = 0; i < count; i++) {
@@ -104,6 +128,13 @@ final class RoomTimeline {
             drain(delivered);
         }
         drain(delivered);
+        List<JSONObject> waiting = new ArrayList<>(otherEpoch);
+        otherEpoch.clear();
+        for (JSONObject entry : waiting) {
+            if (entry.optString("epoch", "").equals(epoch)) {
+                delivered.addAll(offer(entry));
+            }
+        }
         return delivered;
     }
 
@@ -119,7 +150,7 @@ final class RoomTimeline {
 
     JSONObject state() {
         return Json.object("last_seq", last, "epoch", epoch, "ready", ready,
-                "held", held.size(), "duplicates", duplicates);
+                "held", held.size(), "duplicates", duplicates, "resets", resets);
     }
 
     private void drain(List<JSONObject> delivered) {
