@@ -326,7 +326,7 @@ class ShownLines:
         await self._proc.stdin.drain()
 
 
-async def test_the_java_class_in_the_client_docs_shows_each_message_once_across_a_restart(
+async def test_the_java_class_in_the_client_docs_shows_each_message_once_across_restarts(
         node, secret, tmp_path):
     java, jar = java_puppet_jar()
     source = tmp_path / "ChatioChat.java"
@@ -354,6 +354,16 @@ async def test_the_java_class_in_the_client_docs_shows_each_message_once_across_
         assert await lines.next() == "#5 Ada: bye"
         await publish(node, "four")
         assert await lines.next() == "#6 Bob: four"
+
+        # The room's history starts over: seqs from 1 again, in a new epoch.
+        assert await node.terminate() == 0, node.logs()
+        for path in Path(node.env["CHATIO_DATA_DIR"]).glob("chatio.sqlite3*"):
+            path.unlink()
+        await node.start()
+        await publish(node, "fresh")
+        assert await lines.next() == "#1 Bob: fresh"
+        await lines.type("again")
+        assert await lines.next() == "#2 Ada: again"
 
         assert proc.stdin is not None
         proc.stdin.close()
