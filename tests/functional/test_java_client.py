@@ -1,8 +1,9 @@
 """The official Java client (``io.socket:socket.io-client`` 2.x, as Android
 apps use it) against real ``chatio serve`` nodes, through
 ``tests/java/``'s program: the token in ``auth``, chat with a python-socketio
-user, errors, a gap, and a restart of the node (SIGTERM, or kill -9) while it
-is connected, after which it has every message exactly once. The Java class of ``docs/client.md``
+user, errors, a gap, a restart of the node (SIGTERM, or kill -9) while it
+is connected, after which it has every message exactly once, and room
+histories that started over (a new epoch). The Java class of ``docs/client.md``
 runs across a restart too."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from support import ChatClient, ChatioProcess, mint_token
 from support.http import bearer, request
@@ -296,6 +298,43 @@ async def test_java_client_sees_a_history_that_started_over_as_a_gap(
     room = (await alice.state())["rooms"][ROOM]
     assert (room["epoch"], room["last_seq"]) == (new[0]["epoch"], 2)
     assert room["resets"] == 1
+
+
+async def test_java_client_rejoins_when_a_live_message_is_of_another_epoch(
+        start_node, java, secret, redis_server, redis_prefix):
+    node = await start_node(CHATIO_REDIS_URL=redis_server.url,
+                            CHATIO_REDIS_PREFIX=redis_prefix,
+                            CHATIO_NODE_ID="java-epochs")
+    alice = await java()
+    await alice.connect(node.url, mint_token(secret, "alice"))
+    epoch = (await alice.join(ROOM))["epoch"]
+    old = [await publish(node, f"old {i}") for i in range(3)]
+    assert await alice.delivered(3) == old
+
+    # The room's Redis keys are lost while the client stays connected.
+    redis = aioredis.Redis.from_url(redis_server.url)
+    try:
+        keys = [key async for key in redis.scan_iter(
+            f"{redis_prefix}:room:{{{ROOM}}}:*")]
+        assert keys
+        assert await redis.delete(*keys) == len(keys)
+    finally:
+        await redis.aclose()
+
+    fresh = await publish(node, "after the reset")
+    assert fresh["seq"] == 1 and fresh["epoch"] != epoch
+    rejoin = await alice.rejoins.get()
+    assert (rejoin["since"], rejoin["epoch"]) == (3, epoch)
+    assert rejoin["ack"]["gap"] is True
+    assert rejoin["ack"]["epoch"] == fresh["epoch"]
+    assert await alice.delivered(1) == [fresh]
+    after = await publish(node, "and on")
+    assert await alice.delivered(1) == [after]
+    await alice.call("history", {"room": ROOM, "limit": 1})
+    assert alice.delivered_now() == []
+    room = (await alice.state())["rooms"][ROOM]
+    assert (room["epoch"], room["last_seq"], room["resets"]) == \
+        (fresh["epoch"], 2, 1)
 
 
 def docs_java_class() -> str:
