@@ -233,7 +233,7 @@ async def test_java_client_has_every_message_once_across_a_node_restart(
     await node.start()
 
     missed = [await publish(node, f"while away {i}") for i in range(5)]
-    rejoin = await alice.rejoins.get()
+    rejoin = await alice.next_rejoin()
     assert rejoin.get("rejoined") == ROOM, rejoin
     assert rejoin["since"] == before[-1]["seq"]
     assert rejoin["ack"]["ok"] is True
@@ -286,7 +286,7 @@ async def test_java_client_sees_a_history_that_started_over_as_a_gap(
     assert [m["seq"] for m in new] == [1, 2]
     assert new[0]["epoch"] != first["epoch"]
 
-    rejoin = await alice.rejoins.get()
+    rejoin = await alice.next_rejoin()
     assert rejoin.get("rejoined") == ROOM, rejoin
     assert (rejoin["since"], rejoin["epoch"]) == (3, first["epoch"])
     assert rejoin["ack"]["gap"] is True
@@ -323,7 +323,7 @@ async def test_java_client_rejoins_when_a_live_message_is_of_another_epoch(
 
     fresh = await publish(node, "after the reset")
     assert fresh["seq"] == 1 and fresh["epoch"] != epoch
-    rejoin = await alice.rejoins.get()
+    rejoin = await alice.next_rejoin()
     assert (rejoin["since"], rejoin["epoch"]) == (3, epoch)
     assert rejoin["ack"]["gap"] is True
     assert rejoin["ack"]["epoch"] == fresh["epoch"]

@@ -97,7 +97,7 @@ class JavaPuppet:
         self._statuses: dict[str, asyncio.Queue[dict[str, Any]]] = \
             defaultdict(asyncio.Queue)
         self._delivered: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.rejoins: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._rejoins: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._reader = asyncio.create_task(self._read())
 
     # -- requests -----------------------------------------------------------
@@ -177,6 +177,11 @@ class JavaPuppet:
         """The next ``connect``, ``disconnect`` or ``connect_error``."""
         return await asyncio.wait_for(self._statuses[status].get(), timeout)
 
+    async def next_rejoin(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next automatic rejoin: ``{"rejoined": room, "since", "epoch",
+        "ack"}`` or ``{"rejoin_failed": room, "error"}``."""
+        return await asyncio.wait_for(self._rejoins.get(), timeout)
+
     async def delivered(self, count: int,
                         timeout: float = TIMEOUT) -> list[dict[str, Any]]:
         """The next ``count`` entries the app showed, within one timeout."""
@@ -206,7 +211,7 @@ class JavaPuppet:
             elif "status" in message:
                 self._statuses[message["status"]].put_nowait(message)
             elif "rejoined" in message or "rejoin_failed" in message:
-                self.rejoins.put_nowait(message)
+                self._rejoins.put_nowait(message)
 
     async def aclose(self) -> None:
         if self._proc.returncode is None:
