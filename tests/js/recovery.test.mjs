@@ -1,0 +1,268 @@
+// Connection state recovery with the stock socket.io-client: a socket whose
+// transport dropped comes back with its sid and rooms, and gets exactly the
+// /chat messages it missed, once each, in seq order, before live ones.
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+
+import {
+  TRANSPORTS,
+  chatSocket,
+  closeAll,
+  connect,
+  nextEvent,
+  request,
+  roomName,
+} from "./support/client.mjs";
+import { startServer } from "./support/server.mjs";
+import { signToken } from "./support/tokens.mjs";
+
+// The dropped client waits this long before reconnecting, so the messages
+// sent meanwhile are sent while it is away.
+const AWAY_MS = 800;
+const RECONNECT_MS = 10_000;
+
+function assertOk(ack) {
+  assert.equal(ack?.ok, true, `expected ok, got ${JSON.stringify(ack)}`);
+  return ack;
+}
+
+function seqs(messages) {
+  return messages.map((m) => m.seq);
+}
+
+function range(from, to) {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/** Every /chat message a socket receives, with the offset it carried. */
+function record(socket) {
+  const messages = [];
+  const offsets = [];
+  socket.on("message", (message, offset) => {
+    messages.push(message);
+    offsets.push(offset);
+  });
+  return { messages, offsets };
+}
+
+/** Close the socket's transport as a lost network would; resolves once the
+ * client noticed. Its Manager reconnects after `AWAY_MS`. */
+async function drop(socket) {
+  const gone = nextEvent(socket, "disconnect");
+  socket.io.engine.close();
+  return gone;
+}
+
+function reconnected(socket) {
+  return nextEvent(socket, "connect", { timeoutMs: RECONNECT_MS, rejectOn: "connect_error" });
+}
+
+/** Resolves once `messages` holds `count` entries. */
+async function received(messages, count, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (messages.length < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`got ${messages.length} of ${count} messages: ${JSON.stringify(seqs(messages))}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return messages;
+}
+
+describe("connection state recovery", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery" });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  function socket(transport, user, options = {}) {
+    const s = chatSocket(server.url, transport, {
+      token: signToken(server.secret, { sub: user, name: user }),
+      reconnectionDelay: AWAY_MS,
+      reconnectionDelayMax: AWAY_MS,
+      randomizationFactor: 0,
+      ...options,
+    });
+    sockets.push(s);
+    return s;
+  }
+
+  async function joined(s, room) {
+    await connect(s);
+    assertOk(await request(s, "join", { room }));
+    return s;
+  }
+
+  async function send(s, room, count, prefix) {
+    const sent = [];
+    for (let i = 0; i < count; i += 1) {
+      const ack = assertOk(await request(s, "message", { room, text: `${prefix} ${i}` }));
+      sent.push(ack.message.seq);
+    }
+    return sent;
+  }
+
+  for (const transport of TRANSPORTS) {
+    it(`replays what a dropped socket missed, once, over ${transport}`, async () => {
+      const room = roomName("csr");
+      const alice = await joined(socket(transport, "alice"), room);
+      const bob = await joined(socket("websocket", "bob"), room);
+      const seen = record(alice);
+      const firstSid = alice.id;
+      assert.equal(typeof alice._pid, "string", "the CONNECT reply carries a pid");
+
+      await send(bob, room, 2, "before");
+      await received(seen.messages, 2);
+      assert.match(seen.offsets[1], /^[0-9a-f]+-[0-9a-f]+$/);
+
+      await drop(alice);
+      const back = reconnected(alice);
+      await send(bob, room, 3, "away");
+      await back;
+      assert.equal(alice.recovered, true);
+      assert.equal(alice.id, firstSid, "the same sid");
+      await received(seen.messages, 5);
+      // Live again, without joining: the room was restored.
+      await send(bob, room, 1, "after");
+      await received(seen.messages, 6);
+      assert.deepEqual(seqs(seen.messages), range(1, 6));
+      // The room accepts its messages without a new join.
+      assertOk(await request(alice, "message", { room, text: "still a member" }));
+    });
+  }
+
+  it("recovers a socket that received no event before the drop", async () => {
+    const room = roomName("csr-empty");
+    const alice = await joined(socket("websocket", "alice"), room);
+    const bob = await joined(socket("websocket", "bob"), room);
+    const seen = record(alice);
+
+    await drop(alice);
+    const back = reconnected(alice);
+    await send(bob, room, 4, "away");
+    await back;
+    assert.equal(alice.recovered, true);
+    await received(seen.messages, 4);
+    await send(bob, room, 1, "after");
+    await received(seen.messages, 5);
+    assert.deepEqual(seqs(seen.messages), range(1, 5));
+  });
+
+  it("recovers twice in a row", async () => {
+    const room = roomName("csr-twice");
+    const alice = await joined(socket("websocket", "alice"), room);
+    const bob = await joined(socket("websocket", "bob"), room);
+    const seen = record(alice);
+
+    for (let round = 0; round < 2; round += 1) {
+      await send(bob, room, 2, `live ${round}`);
+      await received(seen.messages, 4 * round + 2);
+      await drop(alice);
+      const back = reconnected(alice);
+      await send(bob, room, 2, `away ${round}`);
+      await back;
+      assert.equal(alice.recovered, true, `recovery ${round + 1}`);
+      await received(seen.messages, 4 * round + 4);
+    }
+    // The first replayed message of the second drop came right after a
+    // recovery with nothing live in between: drop again at once.
+    await drop(alice);
+    const back = reconnected(alice);
+    await send(bob, room, 1, "away 2");
+    await back;
+    assert.equal(alice.recovered, true, "recovery 3");
+    await received(seen.messages, 9);
+    assert.deepEqual(seqs(seen.messages), range(1, 9));
+  });
+
+  it("keeps every room of the socket, each in seq order", async () => {
+    const rooms = [roomName("csr-a"), roomName("csr-b")];
+    const alice = socket("websocket", "alice");
+    await connect(alice);
+    const bob = socket("websocket", "bob");
+    await connect(bob);
+    for (const room of rooms) {
+      assertOk(await request(alice, "join", { room }));
+      assertOk(await request(bob, "join", { room }));
+    }
+    const seen = record(alice);
+    await send(bob, rooms[0], 1, "a");
+    await received(seen.messages, 1);
+    await drop(alice);
+    const back = reconnected(alice);
+    await send(bob, rooms[1], 2, "b");
+    await send(bob, rooms[0], 2, "a");
+    await back;
+    assert.equal(alice.recovered, true);
+    await received(seen.messages, 5);
+    const byRoom = (room) => seqs(seen.messages.filter((m) => m.room === room));
+    assert.deepEqual(byRoom(rooms[0]), [1, 2, 3]);
+    assert.deepEqual(byRoom(rooms[1]), [1, 2]);
+  });
+
+  it("does not recover a forged pid or another user's", async () => {
+    const room = roomName("csr-forged");
+    const alice = await joined(socket("websocket", "alice"), room);
+    const mallory = await joined(socket("websocket", "mallory"), room);
+    const alicePid = alice._pid;
+
+    await drop(mallory);
+    mallory._pid = "x".repeat(24);
+    await reconnected(mallory);
+    assert.equal(mallory.recovered, false, "a forged pid");
+    assert.notEqual(mallory._pid, "x".repeat(24), "a new pid");
+
+    // Alice comes back later than Mallory tries her pid.
+    alice.io.reconnectionDelay(3 * AWAY_MS);
+    alice.io.reconnectionDelayMax(3 * AWAY_MS);
+    await drop(alice);
+    await drop(mallory);
+    mallory._pid = alicePid;
+    await reconnected(mallory);
+    assert.equal(mallory.recovered, false, "another user's pid");
+    assert.notEqual(mallory._pid, alicePid);
+    // Mallory's attempt left Alice's session to Alice.
+    await reconnected(alice);
+    assert.equal(alice.recovered, true);
+  });
+
+  it("refuses an expired token as TOKEN_EXPIRED, then recovers with a good one", async () => {
+    const room = roomName("csr-expired");
+    const alice = await joined(socket("websocket", "alice"), room);
+    const bob = await joined(socket("websocket", "bob"), room);
+    const seen = record(alice);
+
+    await drop(alice);
+    alice.auth = {
+      token: signToken(server.secret, { sub: "alice" }, { issuedAt: Date.now() / 1000 - 10 * 24 * 3600 }),
+    };
+    const refused = nextEvent(alice, "connect_error", { timeoutMs: RECONNECT_MS });
+    await send(bob, room, 2, "away");
+    const error = await refused;
+    assert.deepEqual(error.data, { code: "TOKEN_EXPIRED" });
+    // socket.io-client does not retry a refused CONNECT by itself.
+    alice.auth = { token: signToken(server.secret, { sub: "alice" }) };
+    const back = reconnected(alice);
+    alice.connect();
+    await back;
+    assert.equal(alice.recovered, true);
+    await received(seen.messages, 2);
+    assert.deepEqual(seqs(seen.messages), [1, 2]);
+  });
+
+  it("does not recover a socket the client disconnected itself", async () => {
+    const room = roomName("csr-left");
+    const alice = await joined(socket("websocket", "alice"), room);
+    alice.disconnect();
+    const back = reconnected(alice);
+    alice.connect();
+    await back;
+    assert.equal(alice.recovered, false);
+  });
+});
