@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 # answered a ping within the heartbeat, or it is dropped.
 JOURNAL_MARGIN = 10.0
 MAX_PID_CHARS = 64
+# How long after a recovery a live copy of a replayed message is dropped.
+SCREEN_SECONDS = 10.0
 
 
 class Recovery(Protocol):
@@ -188,6 +190,10 @@ class Reconnections:
         finally:
             sock.release(lambda pkt: self._keep_held(pkt, sid, namespace,
                                                      skip, sock))
+        # A message stored before the replay read it may still be on its
+        # way to the room (from this node or another): that copy is dropped.
+        sock.screen(lambda pkt: self._new_to(pkt, sid, namespace, skip),
+                    SCREEN_SECONDS)
         server.metrics.recovered(namespace)
         return True
 
@@ -201,28 +207,49 @@ class Reconnections:
         # A held /chat message: dropped when the socket has it, otherwise
         # sent with a fresh offset, so the socket's offsets stay in the
         # order it receives them.
-        text = pkt.data if pkt.packet_type == eio_packet.MESSAGE else None
-        if not isinstance(text, str) or not text.startswith(f"2{namespace},"):
+        message = self._chat_message(pkt, namespace)
+        if message is None:
             return True
-        try:
-            decoded = wire.decode(text)
-        except wire.ProtocolError:
-            return True
-        args = decoded.data
-        if not (isinstance(args, list) and len(args) == 3
-                and args[0] == c.EVENT_MESSAGE and isinstance(args[1], dict)):
-            return True
-        message = args[1]
-        room, seq = message.get("room"), message.get("seq")
-        parsed = parse_offset(args[2])
-        if not isinstance(room, str) or not isinstance(seq, int):
-            return True
-        if parsed is not None and parsed[0] == self.journal.tag:
-            self.journal.undelivered(sid, room, parsed[1])
+        room, seq, stamp = message[1]["room"], message[1]["seq"], message[2]
+        if stamp is not None:
+            self.journal.undelivered(sid, room, stamp)
         if (room, seq) not in skip:
             skip.add((room, seq))
-            sock.send_direct(self._message(sid, room, message, namespace))
+            sock.send_direct(self._message(sid, room, message[1], namespace))
         return False
+
+    def _new_to(self, pkt: eio_packet.Packet, sid: str, namespace: str,
+                skip: set[tuple[str, int]]) -> bool:
+        message = self._chat_message(pkt, namespace)
+        if message is None:
+            return True
+        room, seq, stamp = message[1]["room"], message[1]["seq"], message[2]
+        if (room, seq) not in skip:
+            return True
+        if stamp is not None:
+            self.journal.undelivered(sid, room, stamp)
+        return False
+
+    def _chat_message(self, pkt: eio_packet.Packet, namespace: str
+                      ) -> tuple[str, dict[str, Any], int | None] | None:
+        """A /chat ``message`` event: (room, message, this node's stamp)."""
+        text = pkt.data if pkt.packet_type == eio_packet.MESSAGE else None
+        if not isinstance(text, str) or not text.startswith(f"2{namespace},"):
+            return None
+        try:
+            args = wire.decode(text).data
+        except wire.ProtocolError:
+            return None
+        if not (isinstance(args, list) and len(args) == 3
+                and args[0] == c.EVENT_MESSAGE and isinstance(args[1], dict)):
+            return None
+        message = args[1]
+        if not isinstance(message.get("room"), str) or \
+                not isinstance(message.get("seq"), int):
+            return None
+        parsed = parse_offset(args[2])
+        stamp = parsed[1] if parsed and parsed[0] == self.journal.tag else None
+        return message["room"], message, stamp
 
 
 def _packet(kind: int, namespace: str, data: Any) -> eio_packet.Packet:

@@ -77,6 +77,8 @@ class ChatioSocket(AsyncSocket):
         # While a recovering socket is replayed to, what else the node
         # sends it waits here, in order.
         self.held: list[tuple[bytes | None, eio.Packet]] | None = None
+        # After that, for a while, broadcasts pass this check first.
+        self._screen: tuple[Callable[[eio.Packet], bool], float] | None = None
 
     # -- output ------------------------------------------------------------
 
@@ -107,6 +109,8 @@ class ChatioSocket(AsyncSocket):
         if self.held is not None:
             self.held.append((frame, pkt))
             return
+        if self._screen is not None and not self._screened(pkt):
+            return
         conn = self.ws
         if conn is not None:
             conn.write(frame)
@@ -128,6 +132,19 @@ class ChatioSocket(AsyncSocket):
                 self.send_direct(pkt)
             else:
                 self.deliver(frame, pkt)
+
+    def screen(self, keep: Callable[[eio.Packet], bool],
+               seconds: float) -> None:
+        """For ``seconds``, deliver only the broadcasts ``keep`` accepts."""
+        self._screen = (keep, time.monotonic() + seconds)
+
+    def _screened(self, pkt: eio.Packet) -> bool:
+        assert self._screen is not None
+        keep, until = self._screen
+        if time.monotonic() > until:
+            self._screen = None
+            return True
+        return keep(pkt)
 
     def lagging(self, limit: int) -> bool:
         """Whether more than ``limit`` bytes wait for this client."""

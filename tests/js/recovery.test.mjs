@@ -266,3 +266,153 @@ describe("connection state recovery", () => {
     assert.equal(alice.recovered, false);
   });
 });
+
+describe("recovery while messages keep coming", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-busy", env: { CHATIO_RATE_MESSAGES: "1000/1000" } });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  function socket(user, delayMs) {
+    const s = chatSocket(server.url, "websocket", {
+      token: signToken(server.secret, { sub: user, name: user }),
+      reconnectionDelay: delayMs,
+      reconnectionDelayMax: delayMs,
+      randomizationFactor: 0,
+    });
+    sockets.push(s);
+    return s;
+  }
+
+  it("neither loses nor doubles a message sent during the recovery", async () => {
+    const room = roomName("csr-busy");
+    const alice = socket("alice", 50);
+    const bob = socket("bob", 50);
+    await connect(alice);
+    await connect(bob);
+    assertOk(await request(alice, "join", { room }));
+    assertOk(await request(bob, "join", { room }));
+    const seen = record(alice);
+    let total = 0;
+    let running = true;
+    // Bob sends without pause (each after the previous ack) throughout.
+    const load = (async () => {
+      while (running) {
+        assertOk(await request(bob, "message", { room, text: `n ${total}` }));
+        total += 1;
+      }
+    })();
+    for (let round = 0; round < 5; round += 1) {
+      await received(seen.messages, seen.messages.length + 5);
+      const back = reconnected(alice);
+      await drop(alice);
+      await back;
+      assert.equal(alice.recovered, true, `recovery ${round + 1}`);
+    }
+    running = false;
+    await load;
+    await received(seen.messages, total);
+    const got = seqs(seen.messages);
+    const counts = new Map();
+    for (const seq of got) counts.set(seq, (counts.get(seq) ?? 0) + 1);
+    const doubled = [...counts].filter(([, n]) => n > 1).map(([seq]) => seq);
+    const missing = range(1, total).filter((seq) => !counts.has(seq));
+    assert.deepEqual({ doubled, missing }, { doubled: [], missing: [] });
+    assert.deepEqual(got, range(1, total));
+  });
+});
+
+describe("recovery across a restart of the node", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-restart" });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  // Slow enough to reconnect only once the restarted node took the
+  // messages published right after its start.
+  const BACK_MS = 2_500;
+
+  function socket(user) {
+    const s = chatSocket(server.url, "websocket", {
+      token: signToken(server.secret, { sub: user, name: user }),
+      reconnectionDelay: BACK_MS,
+      reconnectionDelayMax: BACK_MS,
+      randomizationFactor: 0,
+    });
+    sockets.push(s);
+    return s;
+  }
+
+  async function publish(room, texts) {
+    const seqs = [];
+    for (const text of texts) {
+      const { status, json, text: body } = await server.request("/api/publish", {
+        method: "POST",
+        body: { room, text, user: { id: "system", name: "System" } },
+        headers: { authorization: `Bearer ${server.apiKey}` },
+      });
+      assert.equal(status, 200, body);
+      seqs.push(json.message.seq);
+    }
+    return seqs;
+  }
+
+  it("recovers after a SIGTERM of the node (the records are handed over)", async () => {
+    const room = roomName("csr-sigterm");
+    const alice = socket("alice");
+    await connect(alice);
+    assertOk(await request(alice, "join", { room }));
+    const seen = record(alice);
+    const sid = alice.id;
+    await publish(room, ["before"]);
+    await received(seen.messages, 1);
+
+    const gone = nextEvent(alice, "disconnect", { timeoutMs: RECONNECT_MS });
+    await server.stop();
+    await gone;
+    await server.start();
+    const back = reconnected(alice);
+    await publish(room, ["after 1", "after 2"]);
+    await back;
+    assert.equal(alice.recovered, true);
+    assert.equal(alice.id, sid);
+    await received(seen.messages, 3);
+    await publish(room, ["live"]);
+    await received(seen.messages, 4);
+    assert.deepEqual(seqs(seen.messages), [1, 2, 3, 4]);
+  });
+
+  it("starts a new session after a kill -9, and `since` still loses nothing", async () => {
+    const room = roomName("csr-kill");
+    const alice = socket("alice");
+    await connect(alice);
+    assertOk(await request(alice, "join", { room }));
+    const seen = record(alice);
+    await publish(room, ["before"]);
+    await received(seen.messages, 1);
+
+    const gone = nextEvent(alice, "disconnect", { timeoutMs: RECONNECT_MS });
+    await server.kill();
+    await gone;
+    await server.start();
+    const back = reconnected(alice);
+    await publish(room, ["after 1", "after 2"]);
+    await back;
+    assert.equal(alice.recovered, false);
+    const rejoined = assertOk(await request(alice, "join", { room, since: 1 }));
+    assert.deepEqual(seqs(rejoined.history), [2, 3]);
+    assert.deepEqual(seqs(seen.messages), [1]);
+  });
+});
