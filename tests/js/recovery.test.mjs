@@ -416,3 +416,67 @@ describe("recovery across a restart of the node", () => {
     assert.deepEqual(seqs(seen.messages), [1]);
   });
 });
+
+describe("recovery of /presence and /typing", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-presence" });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  /** /chat, /presence and /typing sockets of one user on one Manager. */
+  function user(id) {
+    const chat = chatSocket(server.url, "websocket", {
+      token: signToken(server.secret, { sub: id, name: id }),
+      reconnectionDelay: AWAY_MS,
+      reconnectionDelayMax: AWAY_MS,
+      randomizationFactor: 0,
+    });
+    const auth = chat.auth;
+    const presence = chat.io.socket("/presence", { auth });
+    const typing = chat.io.socket("/typing", { auth });
+    sockets.push(chat, presence, typing);
+    return { chat, presence, typing };
+  }
+
+  it("resynchronises members and typists, and nobody sees the user leave", async () => {
+    const room = roomName("csr-presence");
+    const alice = user("alice");
+    const bob = user("bob");
+    for (const s of [alice.chat, alice.presence, alice.typing, bob.chat, bob.presence, bob.typing]) {
+      await connect(s);
+    }
+    assertOk(await request(alice.chat, "join", { room }));
+    assertOk(await request(alice.presence, "subscribe", { room }));
+    assertOk(await request(alice.typing, "subscribe", { room }));
+    assertOk(await request(bob.presence, "subscribe", { room }));
+    const bobSaw = [];
+    bob.presence.on("presence", (event) => bobSaw.push(event));
+
+    const members = nextEvent(alice.presence, "members", { timeoutMs: RECONNECT_MS });
+    const typists = nextEvent(alice.typing, "typists", { timeoutMs: RECONNECT_MS });
+    const back = Promise.all([alice.chat, alice.presence, alice.typing].map(reconnected));
+    await drop(alice.chat); // one Manager: every namespace dropped
+    // Meanwhile Bob joins the room and starts typing.
+    assertOk(await request(bob.chat, "join", { room }));
+    assertOk(await request(bob.typing, "typing", { room, typing: true }));
+    await back;
+    assert.deepEqual([alice.chat.recovered, alice.presence.recovered, alice.typing.recovered],
+      [true, true, true]);
+    const synced = await members;
+    assert.equal(synced.room, room);
+    assert.deepEqual(synced.members.map((m) => m.id).sort(), ["alice", "bob"]);
+    assert.deepEqual(await typists, { room, typists: [{ id: "bob", name: "bob" }] });
+    // Live again on /typing without subscribing.
+    const stopped = nextEvent(alice.typing, "typing");
+    assertOk(await request(bob.typing, "typing", { room, typing: false }));
+    assert.equal((await stopped).typing, false);
+    // Bob saw himself join and never saw Alice leave or join again.
+    assert.deepEqual(bobSaw.map((e) => `${e.user.id} ${e.status}`), ["bob joined"]);
+  });
+});
