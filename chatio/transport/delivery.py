@@ -134,14 +134,15 @@ class FrameDelivery(socketio.AsyncManager):
         else:
             args = [event, data]
         journal = self.journal
+        offset = None
         if journal is not None and namespace == journal.namespace and \
                 event == journal.event and isinstance(room, str):
             offset = journal.note(room, data, skip_sid)
             if offset is not None:
                 args.append(offset)
-        text = wire.encode(wire.EVENT, namespace, args)
-        pkt = eio.Packet(eio.MESSAGE, text)
-        frame = text_frame(b"4" + text.encode("utf-8"))
+        frame, pkt = _framed(namespace, args)
+        # Built only if a recipient asked for messages without offsets.
+        plain: tuple[bytes, eio.Packet] | None = None
         skip = _skipped(skip_sid)
         find = self.server.eio.sockets.get
         sent = lagging = 0
@@ -155,7 +156,12 @@ class FrameDelivery(socketio.AsyncManager):
             if volatile and sock.lagging(VOLATILE_BUFFER_LIMIT):
                 lagging += 1
                 continue
-            sock.deliver(frame, pkt)
+            if offset is not None and sock.plain:
+                if plain is None:
+                    plain = _framed(namespace, args[:-1])
+                sock.deliver(*plain)
+            else:
+                sock.deliver(frame, pkt)
             sent += 1
         if sent:
             self.metrics.delivered(namespace, sent)
@@ -180,6 +186,11 @@ class FrameDelivery(socketio.AsyncManager):
             if name in rooms:
                 merged.update(rooms[name].items())
         return merged.items()
+
+
+def _framed(namespace: str, args: list[Any]) -> tuple[bytes, eio.Packet]:
+    text = wire.encode(wire.EVENT, namespace, args)
+    return text_frame(b"4" + text.encode("utf-8")), eio.Packet(eio.MESSAGE, text)
 
 
 def _skipped(skip_sid: Any) -> frozenset[str] | tuple[str, ...]:

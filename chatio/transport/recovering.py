@@ -164,7 +164,12 @@ class Reconnections:
                                                  recovered=True)
             session.pid = pid
             self._live[pid] = (namespace, sid)
-            resync = await handler.restore(session, record.rooms)
+            try:
+                resync = await handler.restore(session, record.rooms)
+            except Exception:
+                # Its rooms so far are restored; the resync is not sent.
+                log.exception("restoring a recovered socket failed")
+                resync = []
             # What was stored between the first read and entering the rooms.
             latest = {room: messages[-1]["seq"]
                       for room, messages in missed.items() if messages}

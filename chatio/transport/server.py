@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
@@ -101,6 +102,8 @@ class ChatioServer(socketio.AsyncServer):
         # Namespaces served by python-socketio's own handlers (``on``).
         self._plain_namespaces: set[str] = set()
         self.observer: EventObserver | None = None
+        # Hears each socket an ``EventNamespace`` accepted or recovered.
+        self.connect_observer: Callable[[str, str], None] | None = None
         self._hostile_log = LogLimiter(log)
         engine = self.eio
         assert isinstance(engine, ChatioEngine)
@@ -128,7 +131,7 @@ class ChatioServer(socketio.AsyncServer):
 
     def add_namespace(self, handler: EventNamespace) -> None:
         """Serve ``handler``'s namespace; its sockets are counted."""
-        self.register_namespace(SocketIONamespace(handler, self.metrics))
+        self.register_namespace(SocketIONamespace(handler))
         self._event_handlers[handler.namespace] = handler
         sessions = handler.sessions
         self.metrics.count_sockets(handler.namespace, lambda: len(sessions))
@@ -306,6 +309,8 @@ class ChatioServer(socketio.AsyncServer):
             record = await reconnections.claim(pid, name, identity.user_id)
             if record is not None and await reconnections.resume(
                     eio_sid, handler, identity, address, pid, record, offset):
+                if self.connect_observer is not None:
+                    self.connect_observer(record.sid, name)
                 return
             self.metrics.recovered(name, False)
         sid = await self.manager.pre_connect(eio_sid, name)
@@ -318,9 +323,15 @@ class ChatioServer(socketio.AsyncServer):
         reply = {"sid": sid}
         if reconnections is not None:
             reply["pid"] = reconnections.issue(session, name)
+            if isinstance(auth, dict) and auth.get("offsets") is False:
+                sock = self.eio.sockets.get(eio_sid)
+                if sock is not None and name == reconnections.journal.namespace:
+                    sock.plain = True
         await self._send_packet(eio_sid, self.packet_class(
             sio_packet.CONNECT, reply, namespace=name))
         await self.manager.connect(sid, name)
+        if self.connect_observer is not None:
+            self.connect_observer(sid, name)
 
     async def _handle_disconnect(self, eio_sid: str, namespace: str | None,
                                  reason: Any = None) -> None:

@@ -74,6 +74,8 @@ class ChatioSocket(AsyncSocket):
         # stamp the client confirmed having by answering a ping.
         self._ping_stamp = 0
         self.confirmed_stamp = 0
+        # Its /chat socket asked for messages without the offset argument.
+        self.plain = False
         # While a recovering socket is replayed to, what else the node
         # sends it waits here, in order.
         self.held: list[tuple[bytes | None, eio.Packet]] | None = None

@@ -480,3 +480,110 @@ describe("recovery of /presence and /typing", () => {
     assert.deepEqual(bobSaw.map((e) => `${e.user.id} ${e.status}`), ["bob joined"]);
   });
 });
+
+describe("recovery on the same node while the old connection seems alive", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-takeover" });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  it("ends the old socket and recovers on the new connection", async () => {
+    const room = roomName("csr-takeover");
+    const token = signToken(server.secret, { sub: "alice", name: "alice" });
+    const old = chatSocket(server.url, "websocket", { token, reconnection: false });
+    const bob = chatSocket(server.url, "websocket", {
+      token: signToken(server.secret, { sub: "bob" }),
+    });
+    sockets.push(old, bob);
+    await connect(old);
+    await connect(bob);
+    assertOk(await request(old, "join", { room }));
+    assertOk(await request(bob, "join", { room }));
+    const oldSeen = record(old);
+    const sid = old.id;
+    assertOk(await request(bob, "message", { room, text: "one" }));
+    await received(oldSeen.messages, 1);
+
+    // A second connection presents the pid and offset, as the client does
+    // after its network changed, while the server still has the first.
+    const fresh = chatSocket(server.url, "websocket", { token });
+    sockets.push(fresh);
+    fresh._pid = old._pid;
+    fresh._lastOffset = oldSeen.offsets[0];
+    const freshSeen = record(fresh);
+    const oldGone = nextEvent(old, "disconnect");
+    await connect(fresh);
+    await oldGone;
+    assert.equal(fresh.recovered, true);
+    assert.equal(fresh.id, sid);
+    assertOk(await request(bob, "message", { room, text: "two" }));
+    await received(freshSeen.messages, 1);
+    assert.deepEqual(seqs(freshSeen.messages), [2]);
+    assert.deepEqual(seqs(oldSeen.messages), [1]);
+  });
+});
+
+describe("recovery window", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-window", env: { CHATIO_RECOVERY_WINDOW: "1" } });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  it("starts a new session for a socket back after the window", async () => {
+    const room = roomName("csr-window");
+    const alice = chatSocket(server.url, "websocket", {
+      token: signToken(server.secret, { sub: "alice" }),
+      reconnectionDelay: 2_000,
+      reconnectionDelayMax: 2_000,
+      randomizationFactor: 0,
+    });
+    sockets.push(alice);
+    await connect(alice);
+    assertOk(await request(alice, "join", { room }));
+    const pid = alice._pid;
+    await drop(alice);
+    await reconnected(alice);
+    assert.equal(alice.recovered, false);
+    assert.notEqual(alice._pid, pid);
+  });
+});
+
+describe("recovery turned off", () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer({ name: "recovery-off", env: { CHATIO_RECOVERY_WINDOW: "0" } });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+  afterEach(() => closeAll(sockets));
+
+  it("gives no pid and no offsets", async () => {
+    const room = roomName("csr-off");
+    const alice = chatSocket(server.url, "websocket", { token: signToken(server.secret, { sub: "alice" }) });
+    const bob = chatSocket(server.url, "websocket", { token: signToken(server.secret, { sub: "bob" }) });
+    sockets.push(alice, bob);
+    await connect(alice);
+    await connect(bob);
+    assert.equal(alice._pid, undefined);
+    assertOk(await request(alice, "join", { room }));
+    assertOk(await request(bob, "join", { room }));
+    const args = nextEvent(alice, "message", { allArgs: true });
+    assertOk(await request(bob, "message", { room, text: "hi" }));
+    assert.equal((await args).length, 1);
+  });
+});
