@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 JS_TESTS := tests/js
+JAVA_TESTS := tests/java
+JAVA_PUPPET := $(JAVA_TESTS)/target/chatio-java-puppet.jar
 BENCH := bench
 CLIENT_JS := client-js
 
@@ -37,6 +39,16 @@ $(JS_TESTS)/node_modules/.package-lock.json: $(JS_TESTS)/package-lock.json
 
 js-deps: $(JS_TESTS)/node_modules/.package-lock.json
 
+# The Java client's puppet: Maven fetches io.socket:socket.io-client into
+# ~/.m2 (once) and builds a runnable jar; rebuilt when its sources change.
+$(JAVA_PUPPET): $(JAVA_TESTS)/pom.xml $(shell find $(JAVA_TESTS)/src -name '*.java')
+	bash .ci/system-deps java
+	cd $(JAVA_TESTS) && mvn -q -B package
+	touch $@
+
+.PHONY: java-deps
+java-deps: $(JAVA_PUPPET)
+
 $(CLIENT_JS)/node_modules/.package-lock.json: $(CLIENT_JS)/package-lock.json
 	cd $(CLIENT_JS) && npm ci --no-audit --no-fund --loglevel=error
 
@@ -44,7 +56,7 @@ client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
 
 test: test-python test-js test-client
 
-test-python: install system-deps js-deps
+test-python: install system-deps js-deps java-deps
 	bash .ci/system-deps redis nginx ss
 	$(BIN)/python -m pytest -q
 
@@ -78,4 +90,4 @@ test-client: install system-deps client-deps
 	cd $(CLIENT_JS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1 test/*.test.mjs
 
 clean:
-	rm -rf $(VENV) $(JS_TESTS)/node_modules $(CLIENT_JS)/node_modules $(BENCH)/node_modules
+	rm -rf $(VENV) $(JS_TESTS)/node_modules $(CLIENT_JS)/node_modules $(BENCH)/node_modules $(JAVA_TESTS)/target
