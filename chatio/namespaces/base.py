@@ -3,8 +3,8 @@
 A subclass declares handlers with ``@handles(EVENT)`` and a schema per event;
 this class validates payloads, maps domain errors to the wire once, and
 keeps each socket's ``SocketSession``. It knows nothing of Socket.IO's
-library: ``chatio.transport`` calls ``connect``, ``dispatch`` and
-``disconnect`` for it.
+library: ``chatio.transport`` calls ``authenticate``, ``open_session``,
+``restore``, ``dispatch`` and ``disconnect`` for it.
 """
 from __future__ import annotations
 
@@ -68,12 +68,6 @@ class EventNamespace:
     @property
     def events(self) -> frozenset[str]:
         return frozenset(self._handlers)
-
-    async def connect(self, sid: str, environ: dict[str, Any],
-                      auth: Any = None) -> SocketSession:
-        """Authenticate a new socket; ``TokenError`` refuses it."""
-        identity, address = self.authenticate(environ, auth)
-        return await self.open_session(sid, identity, address)
 
     def authenticate(self, environ: dict[str, Any],
                      auth: Any = None) -> tuple[Identity, str]:

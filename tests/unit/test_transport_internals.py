@@ -31,6 +31,16 @@ def test_pubsub_manager_delivers_through_the_next_manager_in_line() -> None:
     assert "super().emit(" in source
 
 
+def test_manager_connect_bookkeeping_a_recovered_sid_reuses() -> None:
+    # FrameDelivery.pre_connect_as repeats pre_connect with a given sid.
+    source = inspect.getsource(socketio.base_manager.BaseManager.pre_connect)
+    for part in ("basic_enter_room(sid, namespace, None, eio_sid=eio_sid)",
+                 "basic_enter_room(sid, namespace, sid, eio_sid=eio_sid)",
+                 "self.pending_connect[namespace].append(sid)"):
+        assert part in source, part
+    assert callable(socketio.base_manager.BaseManager.eio_sid_from_sid)
+
+
 def test_engineio_socket_fields_chatio_uses() -> None:
     sock = async_socket.AsyncSocket.__new__(async_socket.AsyncSocket)
     base = engineio.base_socket.BaseSocket
