@@ -20,6 +20,8 @@ routes = web.RouteTableDef()
 JSON = "application/json"
 ROOM = {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,64}$"}
 SEQ = {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER}
+# A room epoch as chatio hands it out.
+EPOCH = {"type": "string", "pattern": "^[0-9a-f]{16}$"}
 BEARER = [{"apiKey": []}]
 TARGET = {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER}
 ACTING_USER = {"type": "object", "additionalProperties": False,
@@ -97,16 +99,18 @@ def _components() -> dict[str, Any]:
             "User": user,
             "Message": _object({
                 "id": {"type": "string"}, "room": ROOM, "seq": SEQ,
+                "epoch": EPOCH,
                 "user": user, "text": {"type": "string"},
                 "ts": {"type": "integer"},
                 "client_id": {"type": "string"},
             # A deleted message has no text.
-            }, ("id", "room", "seq", "user", "ts"), closed=False),
+            }, ("id", "room", "seq", "epoch", "user", "ts"), closed=False),
             "Page": _object({
                 "ok": {"type": "boolean", "enum": [True]},
                 "messages": {"type": "array", "items": _ref("Message")},
                 "more": {"type": "boolean"}, "gap": {"type": "boolean"},
-            }, ("ok", "messages", "more")),
+                "epoch": EPOCH,
+            }, ("ok", "messages", "more", "epoch")),
         },
     }
 
@@ -169,12 +173,12 @@ def _server_api() -> dict[str, Any]:
             "security": BEARER, "parameters": [room_param],
             "responses": {"200": _json(_object({
                 "ok": {"type": "boolean", "enum": [True]}, "room": ROOM,
-                "last_seq": SEQ,
+                "last_seq": SEQ, "epoch": EPOCH,
                 "members": {"type": "array", "items": _object({
                     "id": {"type": "string"}, "name": {"type": "string"},
                     "devices": {"type": "integer", "minimum": 0},
                 }, ("id", "name", "devices"))},
-            }, ("ok", "room", "last_seq", "members")), "the room"),
+            }, ("ok", "room", "last_seq", "epoch", "members")), "the room"),
                 **_errors(400, 401, 503)},
         }},
         "/api/rooms/{room}/history": {"get": {
@@ -183,6 +187,10 @@ def _server_api() -> dict[str, Any]:
             "parameters": [
                 room_param, {**seq_param, "name": "before"},
                 {**seq_param, "name": "after"},
+                {"name": "epoch", "in": "query", "required": False,
+                 "description": "the epoch of before or after; another "
+                 "epoch's position gets the newest page with gap",
+                 "schema": _text(1, c.EPOCH_MAX_CHARS)},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 0,
                             "maximum": c.MAX_PAGE_LIMIT}}],

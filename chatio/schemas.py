@@ -120,6 +120,15 @@ def _client_id() -> fields.Field:
     ])
 
 
+def _epoch() -> fields.Field:
+    """A room epoch as a client got it: opaque, 1 to 32 printable
+    characters."""
+    return StrictString(validate=[
+        validate.Length(1, c.EPOCH_MAX_CHARS),
+        validate.Predicate("isprintable", error="Must be printable."),
+    ])
+
+
 class RoomSchema(Schema):
     room = _room()
 
@@ -127,6 +136,7 @@ class RoomSchema(Schema):
 class JoinSchema(Schema):
     room = _room()
     since = _seq()
+    epoch = _epoch()
     limit = _limit()
 
 
@@ -134,6 +144,7 @@ class HistorySchema(Schema):
     room = _room()
     before = _seq()
     after = _seq()
+    epoch = _epoch()
     limit = _limit()
 
     @validates_schema
@@ -224,7 +235,7 @@ def message_fast_path(max_chars: int) -> FastLoader:
     return load
 
 
-_JOIN_KEYS = frozenset({"room", "since", "limit"})
+_JOIN_KEYS = frozenset({"room", "since", "epoch", "limit"})
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
@@ -244,6 +255,13 @@ def join_fast_path(payload: Any) -> dict[str, Any] | None:
         if not _whole(payload["since"], 0, MAX_SAFE_INTEGER):
             return None
         loaded["since"] = payload["since"]
+    if "epoch" in payload:
+        epoch = payload["epoch"]
+        if type(epoch) is not str or not 1 <= len(epoch) <= \
+                c.EPOCH_MAX_CHARS or not epoch.isprintable() \
+                or _SURROGATE.search(epoch):
+            return None
+        loaded["epoch"] = epoch
     limit = payload.get("limit", c.DEFAULT_PAGE_LIMIT)
     if not _whole(limit, 0, c.MAX_PAGE_LIMIT):
         return None

@@ -145,13 +145,14 @@ async def disconnect(request: web.Request) -> web.Response:
 @routes.get("/api/rooms/{room}")
 @_guarded
 async def room_state(request: web.Request) -> web.Response:
-    """Who is present (with their device counts) and the last ``seq``."""
+    """Who is present (with their device counts), the last ``seq`` and the
+    room's epoch."""
     room = _room(request)
     _query(request, set())
     members = await request.app[PRESENCE].occupants(room)
-    last_seq = await request.app[CHAT].last_seq(room)
+    epoch, last_seq = await request.app[CHAT].position(room)
     return web.json_response({"ok": True, "room": room, "members": members,
-                              "last_seq": last_seq})
+                              "last_seq": last_seq, "epoch": epoch})
 
 
 @routes.get("/api/rooms/{room}/history")
@@ -159,7 +160,7 @@ async def room_state(request: web.Request) -> web.Response:
 async def room_history(request: web.Request) -> web.Response:
     """A page of history, as the socket ``history`` event answers it."""
     room = _room(request)
-    query = _query(request, {"before", "after", "limit"})
+    query = _query(request, {"before", "after", "limit"}, {"epoch"})
     page = load_data(HistorySchema(), {"room": room, **query},
                      "the query is invalid")
     page.pop("room")
@@ -176,17 +177,21 @@ def _room(request: web.Request) -> str:
     return room
 
 
-def _query(request: web.Request, allowed: set[str]) -> dict[str, Any]:
-    """The query parameters as integers; unknown, repeated or non-numeric
-    ones are refused."""
+def _query(request: web.Request, allowed: set[str],
+           texts: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The query parameters: ``allowed`` as integers, ``texts`` as strings
+    (for the schema to check); unknown, repeated or non-numeric ones are
+    refused."""
     values: dict[str, Any] = {}
     problems: dict[str, list[str]] = {}
     for key in request.query:
         raw = request.query.getall(key)
-        if key not in allowed:
+        if key not in allowed and key not in texts:
             problems[key[:64]] = ["Unknown field."]
         elif len(raw) != 1:
             problems[key] = ["Give it once."]
+        elif key in texts:
+            values[key] = raw[0]
         elif not _DIGITS.match(raw[0]):
             problems[key] = ["Not a valid integer."]
         else:

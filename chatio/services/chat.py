@@ -12,7 +12,7 @@ from ..constants import EVENT_MESSAGE, MAX_ROOMS_PER_SOCKET
 from ..errors import Forbidden, NotInRoom, RateLimited, TooManyRooms
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
-from ..store import Draft, HistoryStore
+from ..store import Draft, HistoryStore, Page
 from ..tokens import Identity
 from .room_events import RoomListener
 from .session import SocketSession
@@ -30,9 +30,13 @@ class ChatService:
         self._fanout = fanout
         self._listeners = tuple(listeners)
 
-    async def join(self, session: SocketSession, room: str,
-                   limit: int, since: int | None = None) -> dict[str, Any]:
-        """Enter ``room`` and read the history the client is missing."""
+    async def join(self, session: SocketSession, room: str, limit: int,
+                   since: int | None = None,
+                   epoch: str | None = None) -> dict[str, Any]:
+        """Enter ``room`` and read the history the client is missing: after
+        ``since`` of ``epoch``, or, when that position is not in the room's
+        history (another epoch, or past its last seq), the newest page with
+        ``gap``."""
         if not session.identity.may_use(room):
             raise Forbidden()
         is_new = room not in session.rooms
@@ -44,10 +48,10 @@ class ChatService:
         try:
             viewer = session.user_id
             if since is None:
-                page = await self._store.latest(room, limit, viewer)
+                page, gap = await self._store.latest(room, limit, viewer), False
             else:
-                page = await self._store.after(room, since, limit, viewer)
-            last_seq = await self._store.last_seq(room)
+                page, gap = await self._since(room, since, epoch, limit,
+                                              viewer)
             read = await self._store.read_state(room, viewer)
         except Exception:
             if is_new:
@@ -57,11 +61,23 @@ class ChatService:
         if is_new:
             await self._notify("member_joined", session, room)
         ack: dict[str, Any] = {"room": room, "history": page.messages,
-                               "more": page.more, "last_seq": last_seq,
-                               "read_seq": read.seq, "unread": read.unread}
-        if page.gap:
+                               "more": page.more, "last_seq": page.last_seq,
+                               "epoch": page.epoch, "read_seq": read.seq,
+                               "unread": read.unread}
+        if gap:
             ack["gap"] = True
         return ack
+
+    async def _since(self, room: str, since: int, epoch: str | None,
+                     limit: int, viewer: str) -> tuple[Page, bool]:
+        """The page after ``since`` and whether it has a gap; the newest
+        page, with a gap, when ``since`` is from another epoch or beyond the
+        room's last seq (its history started over)."""
+        page = await self._store.after(room, since, limit, viewer)
+        if (epoch is not None and epoch != page.epoch) \
+                or since > page.last_seq:
+            return await self._store.latest(room, limit, viewer), True
+        return page, page.gap
 
     async def leave(self, session: SocketSession, room: str) -> dict[str, Any]:
         """Stop receiving ``room``; leaving a room never joined is harmless."""
@@ -135,32 +151,41 @@ class ChatService:
             log.exception("rate limit refund failed")
 
     async def history(self, session: SocketSession, room: str, limit: int,
-                      before: int | None = None,
-                      after: int | None = None) -> dict[str, Any]:
+                      before: int | None = None, after: int | None = None,
+                      epoch: str | None = None) -> dict[str, Any]:
         """A page of a joined room's history, oldest first."""
         if room not in session.rooms:
             raise NotInRoom()
-        return await self.read(room, limit, before, after, session.user_id)
+        return await self.read(room, limit, before, after, session.user_id,
+                               epoch)
 
     async def read(self, room: str, limit: int, before: int | None = None,
-                   after: int | None = None,
-                   viewer: str | None = None) -> dict[str, Any]:
+                   after: int | None = None, viewer: str | None = None,
+                   epoch: str | None = None) -> dict[str, Any]:
         """A page of any room's history, as ``history`` answers it;
-        ``viewer`` is whose reactions count as "me"."""
+        ``viewer`` is whose reactions count as "me". A ``before`` or
+        ``after`` of another ``epoch`` gets the newest page, with a gap."""
         if after is not None:
             page = await self._store.after(room, after, limit, viewer)
         elif before is not None:
             page = await self._store.before(room, before, limit, viewer)
         else:
             page = await self._store.latest(room, limit, viewer)
-        ack: dict[str, Any] = {"messages": page.messages, "more": page.more}
-        if page.gap:
+        gap = page.gap
+        if epoch is not None and epoch != page.epoch \
+                and (after is not None or before is not None):
+            page, gap = await self._store.latest(room, limit, viewer), True
+        ack: dict[str, Any] = {"messages": page.messages, "more": page.more,
+                               "epoch": page.epoch}
+        if gap:
             ack["gap"] = True
         return ack
 
-    async def last_seq(self, room: str) -> int:
-        """The ``seq`` of the room's latest message (0 when it has none)."""
-        return await self._store.last_seq(room)
+    async def position(self, room: str) -> tuple[str, int]:
+        """The room's epoch and the ``seq`` of its latest message (0 when
+        it has none), read together."""
+        page = await self._store.latest(room, 0)
+        return page.epoch, page.last_seq
 
     async def _notify(self, hook: str, session: SocketSession, room: str,
                       *args: Any) -> None:

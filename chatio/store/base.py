@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, NamedTuple, Protocol
 
 from ..constants import KIND_DELETE, KIND_EDIT
+
+EPOCH_BYTES = 8
+
+
+def new_epoch() -> str:
+    """A fresh room epoch: 16 random lowercase hex characters."""
+    return os.urandom(EPOCH_BYTES).hex()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,11 +27,12 @@ class Draft:
     ts: int
     client_id: str | None = None
 
-    def stored_as(self, seq: int) -> dict[str, Any]:
-        """The wire form of this message at position ``seq``."""
+    def stored_as(self, seq: int, epoch: str) -> dict[str, Any]:
+        """The wire form of this message at position ``seq`` of ``epoch``."""
         message: dict[str, Any] = {
             "id": self.id,
             "seq": seq,
+            "epoch": epoch,
             "room": self.room,
             "user": {"id": self.user_id, "name": self.user_name},
             "text": self.text,
@@ -54,11 +63,12 @@ class Change:
     def kind(self) -> str:
         return KIND_DELETE if self.text is None else KIND_EDIT
 
-    def stored_as(self, seq: int) -> dict[str, Any]:
-        """The wire form of this log entry at position ``seq``."""
+    def stored_as(self, seq: int, epoch: str) -> dict[str, Any]:
+        """The wire form of this log entry at position ``seq`` of ``epoch``."""
         entry: dict[str, Any] = {
             "id": self.id,
             "seq": seq,
+            "epoch": epoch,
             "room": self.room,
             "user": {"id": self.user_id, "name": self.user_name},
             "kind": self.kind,
@@ -109,16 +119,25 @@ class Appended:
 class Page:
     """Messages oldest first; ``more`` says whether others lie beyond them in
     the direction of the read, ``gap`` that retention dropped messages the
-    reader asked for."""
+    reader asked for. ``epoch`` and ``last_seq`` are the room's position,
+    read in the same atomic step as the messages."""
 
     messages: list[dict[str, Any]]
     more: bool
     gap: bool = False
+    epoch: str = dataclasses.field(kw_only=True)
+    last_seq: int = dataclasses.field(kw_only=True)
 
 
 class HistoryStore(Protocol):
     """Room history. Implementations raise ``errors.Unavailable`` when the
-    backend cannot be reached; a failed append has stored nothing."""
+    backend cannot be reached; a failed append has stored nothing.
+
+    Every room's history has an epoch (``new_epoch``), created with it (by
+    the first append, or the first read of an empty room) and kept as long
+    as that history is: a history that starts over (lost or replaced
+    storage) has a new one, and its ``seq`` starts again at 1. Every entry
+    returned carries its ``epoch``."""
 
     async def open(self) -> None: ...
 
@@ -180,3 +199,6 @@ class HistoryStore(Protocol):
 
     async def last_seq(self, room: str) -> int:
         """The ``seq`` of the room's newest entry; 0 for a new room."""
+
+    async def epoch(self, room: str) -> str:
+        """The room's epoch, created now if its history has none yet."""

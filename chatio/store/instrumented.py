@@ -89,3 +89,6 @@ class InstrumentedHistoryStore:
 
     async def last_seq(self, room: str) -> int:
         return await self._timed(STORE_READ, self._inner.last_seq(room))
+
+    async def epoch(self, room: str) -> str:
+        return await self._timed(STORE_READ, self._inner.epoch(room))

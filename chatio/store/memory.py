@@ -6,7 +6,8 @@ from collections import deque
 from typing import Any
 
 from ..constants import IDEMPOTENCY_WINDOW_SECONDS, UNREAD_COUNT_LIMIT
-from .base import Appended, Change, Draft, Page, Reacted, Reader, ReadState
+from .base import (Appended, Change, Draft, Page, Reacted, Reader, ReadState,
+                   new_epoch)
 from .entries import (applied, check_change, check_reaction, decorated,
                       is_live_message, scrubbed)
 
@@ -22,6 +23,7 @@ class MemoryHistoryStore:
         self._window = idempotency_window
         self._rooms: dict[str, deque[dict[str, Any]]] = {}
         self._last_seq: dict[str, int] = {}
+        self._epochs: dict[str, str] = {}
         self._sends: dict[SendKey, tuple[float, dict[str, Any]]] = {}
         # (room, target seq) -> seqs of the edits of that message
         self._edits: dict[tuple[str, int], list[int]] = {}
@@ -59,7 +61,7 @@ class MemoryHistoryStore:
         check()
         seq = self._last_seq.get(draft.room, 0) + 1
         self._last_seq[draft.room] = seq
-        message = draft.stored_as(seq)
+        message = draft.stored_as(seq, self._epoch(draft.room))
         # Applied before the append trims: a delete scrubs its target even
         # when the delete itself pushes the target out of retention.
         if isinstance(draft, Change):
@@ -179,10 +181,21 @@ class MemoryHistoryStore:
     def _page(self, room: str, entries: list[dict[str, Any]], more: bool,
               viewer: str | None, gap: bool = False) -> Page:
         return Page([decorated(e, self._reactions.get((room, e["seq"])),
-                               viewer) for e in entries], more=more, gap=gap)
+                               viewer) for e in entries], more=more, gap=gap,
+                    epoch=self._epoch(room),
+                    last_seq=self._last_seq.get(room, 0))
+
+    def _epoch(self, room: str) -> str:
+        epoch = self._epochs.get(room)
+        if epoch is None:
+            epoch = self._epochs[room] = new_epoch()
+        return epoch
 
     async def last_seq(self, room: str) -> int:
         return self._last_seq.get(room, 0)
+
+    async def epoch(self, room: str) -> str:
+        return self._epoch(room)
 
     def _forget_old_sends(self, now: float) -> None:
         # Sends are inserted in time order, so the oldest come first.

@@ -4,6 +4,10 @@ Each room has these keys, plus one short-lived key per remembered send:
 
 ``{prefix}:room:{<room>}:seq``
     the last ``seq`` given out (``INCR``);
+``{prefix}:room:{<room>}:epoch``
+    the room's epoch, created with the ``seq`` counter: when the counter is
+    gone (keys deleted, Redis flushed or restarted without its data) the
+    next append or read starts a new epoch at ``seq`` 1;
 ``{prefix}:room:{<room>}:log``
     a hash of the kept log entries, ``seq`` -> entry JSON, each in its
     current state (an edited or deleted message is overwritten in place);
@@ -46,7 +50,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -55,7 +59,8 @@ from ..constants import (IDEMPOTENCY_WINDOW_SECONDS,
                          MAX_REACTIONS_PER_MESSAGE, UNREAD_COUNT_LIMIT)
 from ..errors import Forbidden, NotFound, TooManyReactions, Unavailable
 from ..redis_client import REDIS_FAILURES, new_client
-from .base import Appended, Change, Draft, Page, Reacted, Reader, ReadState
+from .base import (Appended, Change, Draft, Page, Reacted, Reader, ReadState,
+                   new_epoch)
 from .entries import decorated
 from .redis_scripts import (MARK_READ_SCRIPT, READ_SCRIPT, READ_STATE_SCRIPT,
                             REACT_SCRIPT, WRITE_SCRIPT)
@@ -137,12 +142,12 @@ class RedisHistoryStore:
         return await self._write(change, change.kind)
 
     async def _write(self, draft: Draft | Change, mode: str) -> Appended:
-        entry = draft.stored_as(0)
-        del entry["seq"]
+        entry = draft.stored_as(0, "")
+        del entry["seq"], entry["epoch"]
         rest = json.dumps(entry, ensure_ascii=False,
                           separators=(",", ":"))[1:]
         keys = self._keys(draft.room, "seq", "log", "stream", "reactions",
-                          "edits")
+                          "edits", "epoch")
         if draft.client_id is not None:
             keys.append(self._sent_key(draft.room, draft.user_id,
                                        draft.client_id))
@@ -151,13 +156,17 @@ class RedisHistoryStore:
                 _clamp(change.target) if change else 0, draft.user_id,
                 "1" if change and change.by_backend else "0",
                 (change.text or "") if change else "", draft.ts,
-                self._room_key(draft.room, "sent:")]
+                self._room_key(draft.room, "sent:"), new_epoch()]
         result = await self._call("write", keys, args)
         if result[0] == -1:
             raise NotFound()
         if result[0] == -2:
             raise Forbidden("only the author may change a message")
-        return Appended(_json(result[1]), duplicate=bool(result[0]))
+        message = _json(result[1])
+        if "epoch" not in message and len(result) > 2 and result[2]:
+            # An idempotency record stored before rooms had epochs.
+            message["epoch"] = _text(result[2])
+        return Appended(message, duplicate=bool(result[0]))
 
     async def react(self, room: str, seq: int, user_id: str, emoji: str,
                     on: bool) -> Reacted:
@@ -205,28 +214,41 @@ class RedisHistoryStore:
                         client_id: str) -> dict[str, Any] | None:
         client = self._connected()
         try:
-            body = await client.get(self._sent_key(room, user_id, client_id))
+            body, epoch = await client.mget(
+                self._sent_key(room, user_id, client_id),
+                self._room_key(room, "epoch"))
         except _FAILURES as exc:
             raise _unavailable(exc) from exc
-        return None if body is None else _json(body)
+        if body is None:
+            return None
+        message = _json(body)
+        if "epoch" not in message and epoch is not None:
+            # An idempotency record stored before rooms had epochs.
+            message["epoch"] = _text(epoch)
+        return message
 
     async def latest(self, room: str, limit: int,
                      viewer: str | None = None) -> Page:
-        _, entries = await self._read(room, "latest", 0, limit, viewer)
+        read = await self._read(room, "latest", 0, limit, viewer)
+        entries = read.entries
         return Page(entries[len(entries) - min(limit, len(entries)):],
-                    more=len(entries) > limit)
+                    more=len(entries) > limit, epoch=read.epoch,
+                    last_seq=read.last_seq)
 
     async def after(self, room: str, seq: int, limit: int,
                     viewer: str | None = None) -> Page:
-        oldest, entries = await self._read(room, "after", seq, limit, viewer)
-        gap = oldest > 0 and oldest > seq + 1
-        return Page(entries[:limit], more=len(entries) > limit, gap=gap)
+        read = await self._read(room, "after", seq, limit, viewer)
+        gap = read.oldest > 0 and read.oldest > seq + 1
+        return Page(read.entries[:limit], more=len(read.entries) > limit,
+                    gap=gap, epoch=read.epoch, last_seq=read.last_seq)
 
     async def before(self, room: str, seq: int, limit: int,
                      viewer: str | None = None) -> Page:
-        _, entries = await self._read(room, "before", seq, limit, viewer)
+        read = await self._read(room, "before", seq, limit, viewer)
+        entries = read.entries
         return Page(entries[len(entries) - min(limit, len(entries)):],
-                    more=len(entries) > limit)
+                    more=len(entries) > limit, epoch=read.epoch,
+                    last_seq=read.last_seq)
 
     async def last_seq(self, room: str) -> int:
         client = self._connected()
@@ -236,20 +258,28 @@ class RedisHistoryStore:
             raise _unavailable(exc) from exc
         return 0 if value is None else int(value)
 
+    async def epoch(self, room: str) -> str:
+        return (await self._read(room, "latest", 0, 0, None)).epoch
+
     # -- plumbing ------------------------------------------------------------
 
     async def _read(self, room: str, mode: str, seq: int, limit: int,
-                    viewer: str | None) -> tuple[int, list[dict[str, Any]]]:
+                    viewer: str | None) -> _Read:
         count = max(0, min(int(limit), _MAX_SEQ)) + 1
-        oldest, bodies, reactions = await self._call(
-            "read", self._keys(room, "seq", "log", "stream", "reactions"),
-            [mode, max(-1, min(int(seq), _MAX_SEQ)), count, self._retention])
+        oldest, bodies, reactions, epoch, last_seq = await self._call(
+            "read", self._keys(room, "seq", "log", "stream", "reactions",
+                               "epoch"),
+            [mode, max(-1, min(int(seq), _MAX_SEQ)), count, self._retention,
+             new_epoch()])
+        epoch = _text(epoch)
         entries = []
         for body, found in zip(bodies, reactions):
             users = None if found is None else {
                 emoji: set(who) for emoji, who in _json(found).items()}
-            entries.append(decorated(_json(body), users, viewer))
-        return int(oldest), entries
+            entry = _json(body)
+            entry["epoch"] = epoch
+            entries.append(decorated(entry, users, viewer))
+        return _Read(int(oldest), entries, epoch, int(last_seq))
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:
         self._connected()
@@ -265,6 +295,16 @@ class RedisHistoryStore:
 
 
 _FAILURES = REDIS_FAILURES
+
+
+class _Read(NamedTuple):
+    """What the read script found: the oldest kept seq (0 when none), the
+    entries, and the room's position."""
+
+    oldest: int
+    entries: list[dict[str, Any]]
+    epoch: str
+    last_seq: int
 
 
 def _clamp(seq: int) -> int:

@@ -4,6 +4,9 @@ Every script runs atomically on the Redis server, so the checks of an edit,
 delete or reaction and its writes cannot interleave with another node's.
 Keys a script builds itself (idempotency records) carry the room's hash tag
 like the declared ones, so they live in the same Redis Cluster slot.
+
+The scripts that append and read also read, or create, the room's epoch in
+the same step, so no ``seq`` is ever paired with another history's epoch.
 """
 
 # Helpers. ``entry`` reads one log entry: the log hash, else the stream
@@ -23,6 +26,22 @@ local function entry(log, stream, seq)
   if found then return found[2][2] end
   return false
 end
+-- The room's epoch. The epoch and the seq counter are created together:
+-- without the counter the history starts (over), so it gets a new epoch
+-- (``fresh``); a counter without an epoch is a history kept by nodes from
+-- before epochs, which carries on under a new one.
+local function room_epoch(seq_key, epoch_key, fresh)
+  local epoch = redis.call('GET', epoch_key)
+  if redis.call('EXISTS', seq_key) == 0 then
+    redis.call('SET', seq_key, 0)
+    epoch = false
+  end
+  if not epoch then
+    epoch = fresh
+    redis.call('SET', epoch_key, epoch)
+  end
+  return epoch
+end
 local function live_message(log, stream, seq_key, seq, retention)
   local last = tonumber(redis.call('GET', seq_key) or '0')
   if seq > last or seq <= last - retention then return false end
@@ -34,19 +53,20 @@ local function live_message(log, stream, seq_key, seq, retention)
 end
 """
 
-# KEYS: seq, log, stream, reactions, edits[, sent]
-# ARGV: entry JSON without seq and its opening brace, retention,
+# KEYS: seq, log, stream, reactions, edits, epoch[, sent]
+# ARGV: entry JSON without seq, epoch and its opening brace, retention,
 #       idempotency window ms, mode ('message' | 'edit' | 'delete'),
 #       target seq, user id, by backend ('1' | '0'), edited text, ts,
-#       idempotency key prefix
-# Returns {0, entry JSON}, {1, earlier entry JSON} for a duplicate,
-# {-1} when the target is no live message, {-2} when it is someone else's.
+#       idempotency key prefix, a fresh epoch
+# Returns {0, entry JSON}, {1, earlier entry JSON, epoch or false} for a
+# duplicate, {-1} when the target is no live message, {-2} when it is
+# someone else's.
 WRITE_SCRIPT = HELPERS + """
-local seq_key, log, stream, reactions, edits, sent =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local seq_key, log, stream, reactions, edits, epoch_key, sent =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 if sent then
   local seen = redis.call('GET', sent)
-  if seen then return {1, seen} end
+  if seen then return {1, seen, redis.call('GET', epoch_key)} end
 end
 local retention, mode = tonumber(ARGV[2]), ARGV[4]
 local target, message
@@ -56,8 +76,10 @@ if mode ~= 'message' then
   if not message then return {-1} end
   if ARGV[7] ~= '1' and message.user.id ~= ARGV[6] then return {-2} end
 end
+local epoch = room_epoch(seq_key, epoch_key, ARGV[11])
 local seq = redis.call('INCR', seq_key)
-local body = '{"seq":' .. seq .. ',' .. ARGV[1]
+local body = '{"seq":' .. seq .. ',"epoch":' .. cjson.encode(epoch) .. ','
+  .. ARGV[1]
 redis.call('HSET', log, seq, body)
 local window = tonumber(ARGV[3])
 if sent and window > 0 then
@@ -112,13 +134,15 @@ end
 return {0, body}
 """
 
-# KEYS: seq, log, stream, reactions
-# ARGV: mode ('latest' | 'after' | 'before'), seq, count, retention
+# KEYS: seq, log, stream, reactions, epoch
+# ARGV: mode ('latest' | 'after' | 'before'), seq, count, retention,
+#       a fresh epoch
 # Returns {oldest kept seq (0 when none), entries oldest first, their
-# reaction JSON (false when none)}.
+# reaction JSON (false when none), epoch, last seq}.
 READ_SCRIPT = HELPERS + """
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if last == 0 then return {0, {}, {}} end
+local epoch = room_epoch(KEYS[1], KEYS[5], ARGV[5])
+local last = tonumber(redis.call('GET', KEYS[1]))
+if last == 0 then return {0, {}, {}, epoch, 0} end
 local oldest = math.max(0, last - tonumber(ARGV[4])) + 1
 local mode, seq, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local from, to
@@ -132,7 +156,7 @@ else
   to = math.min(last, seq - 1)
   from = math.max(oldest, to - count + 1)
 end
-if from > to then return {oldest, {}, {}} end
+if from > to then return {oldest, {}, {}, epoch, last} end
 local fields = {}
 for s = from, to do fields[#fields + 1] = s end
 local bodies = redis.call('HMGET', KEYS[2], unpack(fields))
@@ -145,7 +169,7 @@ for i, s in ipairs(fields) do
     reactions[#reactions + 1] = found[i]
   end
 end
-return {oldest, entries, reactions}
+return {oldest, entries, reactions, epoch, last}
 """
 
 # KEYS: seq, log, stream, reactions

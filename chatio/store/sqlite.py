@@ -5,6 +5,11 @@ serialised. Appends are group-committed: those waiting when the writer wakes
 go into one transaction and one fsync (WAL, ``synchronous=FULL``), and each
 is acknowledged only after that commit.
 
+Each room's row in ``rooms`` holds its ``last_seq`` and its epoch, so a
+replaced database file starts every room in a new epoch. A database from
+before epochs gains the column when opened; each of its rooms gets an epoch
+the next time it is read or written.
+
 A delete overwrites freed content (``secure_delete``) and checkpoints the
 write-ahead log into the file, truncating it, so the text is gone from disk
 and not only from query results.
@@ -22,7 +27,8 @@ from typing import Any, TypeVar
 
 from ..constants import IDEMPOTENCY_WINDOW_SECONDS, UNREAD_COUNT_LIMIT
 from ..errors import ChatioError, Unavailable
-from .base import Appended, Change, Draft, Page, Reacted, Reader, ReadState
+from .base import (Appended, Change, Draft, Page, Reacted, Reader, ReadState,
+                   new_epoch)
 from .entries import (applied, check_change, check_reaction, decorated,
                       scrubbed)
 
@@ -31,7 +37,8 @@ T = TypeVar("T")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     room TEXT PRIMARY KEY,
-    last_seq INTEGER NOT NULL
+    last_seq INTEGER NOT NULL,
+    epoch TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
     room TEXT NOT NULL,
@@ -76,6 +83,10 @@ MAX_BATCH = 256
 
 # A write: run on the writer thread inside the batch's transaction.
 Write = Callable[[sqlite3.Connection, float], Any]
+# A room's epoch and last seq.
+Position = tuple[str, int]
+# Rows of a page oldest first, whether more lie beyond them, and a gap.
+Rows = tuple[list[Any], bool, bool]
 Pending = tuple[Write, "asyncio.Future[Any]"]
 
 
@@ -175,48 +186,76 @@ class SqliteHistoryStore:
     async def find_sent(self, room: str, user_id: str,
                         client_id: str) -> dict[str, Any] | None:
         rows = await self._query(
-            "SELECT body FROM sends WHERE room = ? AND user_id = ?"
-            " AND client_id = ? AND created >= ?",
+            "SELECT sends.body, rooms.epoch FROM sends LEFT JOIN rooms"
+            " ON rooms.room = sends.room WHERE sends.room = ?"
+            " AND user_id = ? AND client_id = ? AND created >= ?",
             (room, user_id, client_id, time.time() - self._window))
-        return json.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        body = json.loads(rows[0][0])
+        if "epoch" not in body:  # stored before rooms had epochs
+            body["epoch"] = rows[0][1] or await self.epoch(room)
+        return body
 
     async def latest(self, room: str, limit: int,
                      viewer: str | None = None) -> Page:
-        def read() -> Page:
-            rows = self._db().execute(
+        def fetch(db: sqlite3.Connection) -> Rows:
+            rows = db.execute(
                 "SELECT body FROM messages WHERE room = ?"
                 " ORDER BY seq DESC LIMIT ?", (room, limit + 1)).fetchall()
-            return self._page(room, list(reversed(rows[:limit])),
-                              len(rows) > limit, viewer)
-        return await self._run(read)
+            return list(reversed(rows[:limit])), len(rows) > limit, False
+        return await self._paged(room, viewer, fetch)
 
     async def after(self, room: str, seq: int, limit: int,
                     viewer: str | None = None) -> Page:
-        def read() -> Page:
-            db = self._db()
+        def fetch(db: sqlite3.Connection) -> Rows:
             rows = db.execute(
                 "SELECT body FROM messages WHERE room = ? AND seq > ?"
                 " ORDER BY seq LIMIT ?", (room, seq, limit + 1)).fetchall()
             oldest = db.execute("SELECT MIN(seq) FROM messages WHERE room = ?",
                                 (room,)).fetchone()[0]
             gap = oldest is not None and oldest > seq + 1
-            return self._page(room, rows[:limit], len(rows) > limit, viewer,
-                              gap)
-        return await self._run(read)
+            return rows[:limit], len(rows) > limit, gap
+        return await self._paged(room, viewer, fetch)
 
     async def before(self, room: str, seq: int, limit: int,
                      viewer: str | None = None) -> Page:
-        def read() -> Page:
-            rows = self._db().execute(
+        def fetch(db: sqlite3.Connection) -> Rows:
+            rows = db.execute(
                 "SELECT body FROM messages WHERE room = ? AND seq < ?"
                 " ORDER BY seq DESC LIMIT ?", (room, seq, limit + 1)).fetchall()
-            return self._page(room, list(reversed(rows[:limit])),
-                              len(rows) > limit, viewer)
-        return await self._run(read)
+            return list(reversed(rows[:limit])), len(rows) > limit, False
+        return await self._paged(room, viewer, fetch)
 
-    def _page(self, room: str, rows: list[Any], more: bool,
-              viewer: str | None, gap: bool = False) -> Page:
+    async def _paged(self, room: str, viewer: str | None,
+                     fetch: Callable[[sqlite3.Connection], Rows]) -> Page:
+        return await self._at_position(
+            room, lambda db, position: self._page(room, *fetch(db), viewer,
+                                                  position))
+
+    async def _at_position(
+            self, room: str,
+            read: Callable[[sqlite3.Connection, Position], T]) -> T:
+        """``read`` with the room's position. A room without an epoch gets
+        one first, in a committed write, so it never hands out an epoch it
+        might not keep."""
+        def existing() -> tuple[bool, T | None]:
+            db = self._db()
+            position = _position(db, room)
+            if position is None:
+                return False, None
+            return True, read(db, position)
+        found, result = await self._run(existing)
+        if found:
+            return result  # type: ignore[return-value]
+        return await self._write(lambda db, now: read(db, _started(db, room)))
+
+    def _page(self, room: str, rows: list[Any], more: bool, gap: bool,
+              viewer: str | None, position: Position) -> Page:
         bodies = _bodies(rows)
+        epoch, last_seq = position
+        for body in bodies:
+            body["epoch"] = epoch
         reactions: dict[int, dict[str, set[str]]] = {}
         if bodies:
             for seq, emoji, user_id in self._db().execute(
@@ -226,12 +265,16 @@ class SqliteHistoryStore:
                 reactions.setdefault(seq, {}).setdefault(
                     emoji, set()).add(user_id)
         return Page([decorated(b, reactions.get(b["seq"]), viewer)
-                     for b in bodies], more=more, gap=gap)
+                     for b in bodies], more=more, gap=gap, epoch=epoch,
+                    last_seq=last_seq)
 
     async def last_seq(self, room: str) -> int:
         rows = await self._query("SELECT last_seq FROM rooms WHERE room = ?",
                                  (room,))
         return rows[0][0] if rows else 0
+
+    async def epoch(self, room: str) -> str:
+        return await self._at_position(room, lambda db, position: position[0])
 
     # -- writer -------------------------------------------------------------
 
@@ -293,14 +336,18 @@ class SqliteHistoryStore:
                 (draft.room, draft.user_id, draft.client_id,
                  now - self._window)).fetchone()
             if row is not None:
-                return Appended(json.loads(row[0]), duplicate=True)
+                body = json.loads(row[0])
+                if "epoch" not in body:  # stored before rooms had epochs
+                    body["epoch"] = _started(db, draft.room)[0]
+                return Appended(body, duplicate=True)
         if isinstance(draft, Change):
             check_change(self._entry(db, draft.room, draft.target), draft)
-        seq = db.execute(
-            "INSERT INTO rooms (room, last_seq) VALUES (?, 1)"
-            " ON CONFLICT (room) DO UPDATE SET last_seq = last_seq + 1"
-            " RETURNING last_seq", (draft.room,)).fetchone()[0]
-        message = draft.stored_as(seq)
+        seq, epoch = db.execute(
+            "INSERT INTO rooms (room, last_seq, epoch) VALUES (?, 1, ?)"
+            " ON CONFLICT (room) DO UPDATE SET last_seq = last_seq + 1,"
+            " epoch = coalesce(epoch, excluded.epoch)"
+            " RETURNING last_seq, epoch", (draft.room, new_epoch())).fetchone()
+        message = draft.stored_as(seq, epoch)
         body = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         db.execute("INSERT INTO messages (room, seq, body) VALUES (?, ?, ?)",
                    (draft.room, seq, body))
@@ -393,6 +440,7 @@ class SqliteHistoryStore:
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA secure_delete = ON")
         conn.executescript(SCHEMA)
+        _migrate(conn)
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
@@ -415,3 +463,26 @@ class SqliteHistoryStore:
 
 def _bodies(rows: Any) -> list[dict[str, Any]]:
     return [json.loads(row[0]) for row in rows]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an earlier node up to ``SCHEMA``."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(rooms)")}
+    if "epoch" not in columns:
+        conn.execute("ALTER TABLE rooms ADD COLUMN epoch TEXT")
+
+
+def _position(db: sqlite3.Connection, room: str) -> Position | None:
+    """The room's epoch and last seq; None while it has no epoch."""
+    row = db.execute("SELECT epoch, last_seq FROM rooms WHERE room = ?",
+                     (room,)).fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def _started(db: sqlite3.Connection, room: str) -> Position:
+    """The room's position, after giving it an epoch if it had none."""
+    row = db.execute(
+        "INSERT INTO rooms (room, last_seq, epoch) VALUES (?, 0, ?)"
+        " ON CONFLICT (room) DO UPDATE SET epoch = coalesce(epoch, excluded.epoch)"
+        " RETURNING epoch, last_seq", (room, new_epoch())).fetchone()
+    return row[0], row[1]

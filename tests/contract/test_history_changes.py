@@ -35,12 +35,14 @@ async def test_an_edit_is_an_entry_of_its_own_and_changes_the_message(
     await fill(store, 2)
     edit = await store.amend(change(1, text="better"))
     assert not edit.duplicate
+    epoch = await store.epoch("r")
     assert edit.message == {"id": edit.message["id"], "seq": 3, "room": "r",
+                            "epoch": epoch,
                             "user": {"id": "u", "name": "U"}, "kind": "edit",
                             "target": 1, "ts": 9000, "text": "better"}
     page = await store.latest("r", 10)
-    assert page.messages[0] == {**draft(1).stored_as(1), "text": "better",
-                                "edited_at": 9000}
+    assert page.messages[0] == {**draft(1).stored_as(1, epoch),
+                                "text": "better", "edited_at": 9000}
     assert page.messages[2] == edit.message
     assert (await store.after("r", 2, 10)).messages == [edit.message]
     assert await store.last_seq("r") == 3

@@ -90,6 +90,7 @@ async def test_concurrent_appends_get_distinct_gapless_seqs(store: HistoryStore)
 async def test_stored_message_has_wire_shape(store: HistoryStore) -> None:
     appended = await store.append(draft(1, client_id="c"))
     assert appended.message == {"id": "m1", "seq": 1, "room": "r",
+                                "epoch": await store.epoch("r"),
                                 "user": {"id": "u", "name": "U"},
                                 "text": "text 1", "ts": 1001, "client_id": "c"}
     assert "client_id" not in (await store.append(draft(2))).message
@@ -287,15 +288,17 @@ async def test_redis_reads_entries_older_nodes_kept_in_a_stream(
     changeable; appends trim the stream as retention passes them."""
     client = aioredis.Redis.from_url(redis_server.url)
     stream = f"{redis_prefix}:room:{{r}}:stream"
-    old = [draft(n).stored_as(n) for n in (1, 2)]
+    old = [draft(n).stored_as(n, "") for n in (1, 2)]
     for message in old:
+        del message["epoch"]
         await client.xadd(stream, {"m": json.dumps(message)},
                           id=f"{message['seq']}-0")
     await client.set(f"{redis_prefix}:room:{{r}}:seq", 2)
     store = RedisHistoryStore(redis_server.url, redis_prefix, 3)
     await store.open()
     try:
-        assert (await store.latest("r", 10)).messages == old
+        page = await store.latest("r", 10)
+        assert page.messages == [{**m, "epoch": page.epoch} for m in old]
         await store.amend(change(2))
         assert await client.xlen(stream) == 1
         for n in range(4, 7):
@@ -348,6 +351,7 @@ async def test_redis_keys_are_prefixed_and_unambiguous(
         assert await store.find_sent("a:b", "x", "y:z") == two.message
         keys = {key async for key in client.scan_iter(f"{redis_prefix}:*")}
         assert keys == {f"{redis_prefix}:room:{{a:b}}:seq",
+                        f"{redis_prefix}:room:{{a:b}}:epoch",
                         f"{redis_prefix}:room:{{a:b}}:log",
                         f"{redis_prefix}:room:{{a:b}}:sent:3:x:y:z",
                         f"{redis_prefix}:room:{{a:b}}:sent:1:x:y:z"}

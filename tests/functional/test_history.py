@@ -68,7 +68,6 @@ async def test_join_limit_defaults_to_50(server, connect):
     (25, 10, range(26, 31), False),
     (29, 50, range(30, 31), False),
     (30, 10, range(0), False),
-    (1000, 10, range(0), False),
 ])
 async def test_join_with_since_returns_what_follows_it(room30, since, limit,
                                                        expected, more):
@@ -78,6 +77,15 @@ async def test_join_with_since_returns_what_follows_it(room30, since, limit,
     assert ack["more"] is more
     assert ack["last_seq"] == 30
     assert not ack.get("gap")
+
+
+async def test_join_with_since_beyond_the_last_seq_is_a_gap_and_the_newest_page(
+        room30):
+    _, reader, messages = room30
+    ack = await reader.join("lobby", since=1000, limit=10)
+    assert ack["gap"] is True
+    assert ack["history"] == messages[20:] and ack["more"] is True
+    assert ack["last_seq"] == 30
 
 
 async def test_limit_zero_returns_no_messages(room30, connect, server):
@@ -114,7 +122,7 @@ async def test_limit_200_is_allowed_and_201_is_not(server, connect):
 async def test_history_without_cursor_returns_the_newest_page(room30):
     writer, _, messages = room30
     page = await writer.history("lobby", limit=5)
-    assert set(page) == {"ok", "messages", "more"}
+    assert set(page) == {"ok", "messages", "more", "epoch"}
     assert page["messages"] == messages[25:]
     assert page["more"] is True
     page = await writer.history("lobby")

@@ -12,7 +12,7 @@ from support import BACKENDS, assert_error, assert_ok
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
-MESSAGE_KEYS = {"id", "seq", "room", "user", "text", "ts"}
+MESSAGE_KEYS = {"id", "seq", "epoch", "room", "user", "text", "ts"}
 
 
 def check_message(message: dict, *, room: str, user: dict, text: str,
@@ -205,10 +205,10 @@ async def test_messages_from_one_socket_are_stored_in_send_order(server,
 async def test_join_ack_has_the_documented_shape(server, connect):
     alice = await connect(server, "alice")
     ack = await alice.join("lobby")
-    assert {"ok", "room", "history", "more", "last_seq", "read_seq",
-            "unread"} <= set(ack)
-    assert set(ack) <= {"ok", "room", "history", "more", "last_seq", "gap",
-                        "read_seq", "unread"}
+    assert {"ok", "room", "history", "more", "last_seq", "epoch",
+            "read_seq", "unread"} <= set(ack)
+    assert set(ack) <= {"ok", "room", "history", "more", "last_seq", "epoch",
+                        "gap", "read_seq", "unread"}
     assert ack["read_seq"] == 0 and ack["unread"] == 0
     assert ack["room"] == "lobby"
     assert ack["history"] == []

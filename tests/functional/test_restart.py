@@ -170,3 +170,37 @@ async def test_node_exits_promptly_on_sigterm(node):
     assert code == 0
     assert time.monotonic() - started < 5 + 2
     await asyncio.wait_for(client.disconnected.wait(), 10)
+
+
+async def test_a_replaced_database_is_a_new_epoch_for_a_rejoining_client(node):
+    await node.start()
+    alice_token = await mint_via_api(node.url, "alice")
+    bob_token = await mint_via_api(node.url, "bob")
+    alice = await node.connect(alice_token)
+    epoch = (await alice.join("lobby"))["epoch"]
+    for n in range(3):
+        await alice.send("lobby", f"old {n}")
+    await alice.close()
+    assert await node.terminate() == 0, node.logs()
+    # The same database after a restart: the same epoch.
+    await node.start()
+    alice = await node.connect(alice_token)
+    ack = await alice.join("lobby", since=3, epoch=epoch)
+    assert ack["epoch"] == epoch and ack["last_seq"] == 3
+    assert ack["history"] == [] and "gap" not in ack
+    await alice.close()
+    assert await node.terminate() == 0, node.logs()
+    replaced = list(node.data_dir.glob("chatio.sqlite3*"))
+    assert replaced
+    for path in replaced:
+        path.unlink()
+    await node.start()
+    bob = await node.connect(bob_token)
+    await bob.join("lobby")
+    fresh = (await bob.send("lobby", "new"))["message"]
+    assert fresh["seq"] == 1 and len(fresh["epoch"]) == 16
+    assert fresh["epoch"] != epoch
+    alice = await node.connect(alice_token)
+    ack = await alice.join("lobby", since=3, epoch=epoch)
+    assert ack["gap"] is True and ack["history"] == [fresh]
+    assert ack["epoch"] == fresh["epoch"] and ack["last_seq"] == 1

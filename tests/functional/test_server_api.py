@@ -190,11 +190,15 @@ async def test_room_state_lists_members_with_devices_and_last_seq(api, pool):
     await watcher.call(PRESENCE_NAMESPACE, "subscribe", {"room": "lobby"})
     status, body = await get(api, "/api/rooms/lobby")
     assert status == 200, body
-    assert body == {"ok": True, "room": "lobby", "last_seq": 1, "members": [
+    epoch = (await bob.join("lobby"))["epoch"]
+    assert body == {"ok": True, "room": "lobby", "last_seq": 1,
+                    "epoch": epoch, "members": [
         {"id": "alice", "name": "alice", "devices": 2},
         {"id": "bob", "name": "Bob", "devices": 1}]}
     status, body = await get(api, "/api/rooms/empty")
-    assert body == {"ok": True, "room": "empty", "last_seq": 0, "members": []}
+    assert body == {"ok": True, "room": "empty", "last_seq": 0,
+                    "epoch": body["epoch"], "members": []}
+    assert len(body["epoch"]) == 16 and body["epoch"] != epoch
     status, body = await get(api, "/api/rooms/bad%20room")
     assert status == 400
     failed(body, INVALID_PAYLOAD)

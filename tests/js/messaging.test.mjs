@@ -113,6 +113,7 @@ for (const transport of TRANSPORTS) {
       const { message } = ack;
       assert.deepEqual(Object.keys(message).sort(), [
         "client_id",
+        "epoch",
         "id",
         "room",
         "seq",

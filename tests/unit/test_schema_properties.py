@@ -51,7 +51,7 @@ MAX_DETAIL_KEYS = 20
 MAX_DETAIL_KEY_CHARS = 64
 MAX_DETAILS_JSON = MAX_DETAIL_KEYS * (MAX_DETAIL_KEY_CHARS * 6 + 400)
 
-FIELD_NAMES = ["room", "seq", "emoji", "on", "since", "limit", "before",
+FIELD_NAMES = ["room", "seq", "emoji", "on", "since", "epoch", "limit", "before",
                "after", "text", "client_id", "typing", "sub", "name", "rooms",
                "ttl", "token"]
 
@@ -94,6 +94,11 @@ texts = st.text(_text_chars, min_size=1, max_size=MAX_CHARS).map(
 client_ids = st.text(st.characters(blacklist_categories=("Cs",)),
                      min_size=1, max_size=c.CLIENT_ID_MAX_CHARS).filter(
     str.isprintable)
+# Room epochs as chatio makes them, and any other string a client may send.
+epochs = st.one_of(
+    st.binary(min_size=8, max_size=8).map(bytes.hex),
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1,
+            max_size=c.EPOCH_MAX_CHARS).filter(str.isprintable))
 
 
 def _optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -103,9 +108,10 @@ def _optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, A
 valid_payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "room": st.fixed_dictionaries({"room": rooms}),
     "join": st.fixed_dictionaries({"room": rooms}, optional={
-        "since": seqs, "limit": limits}),
+        "since": seqs, "epoch": epochs, "limit": limits}),
     "history": st.tuples(
-        st.fixed_dictionaries({"room": rooms}, optional={"limit": limits}),
+        st.fixed_dictionaries({"room": rooms}, optional={
+            "limit": limits, "epoch": epochs}),
         st.sampled_from([None, "before", "after"]), seqs).map(
         lambda t: t[0] if t[1] is None else {**t[0], t[1]: t[2]}),
     "typing": st.fixed_dictionaries({"room": rooms, "typing": st.booleans()}),
@@ -301,6 +307,8 @@ def test_fast_paths_agree_with_their_schemas(name: str, fast: Any,
                                          {**payload, "since": extra}
                                          if isinstance(payload, dict) else payload,
                                          {**payload, "limit": extra}
+                                         if isinstance(payload, dict) else payload,
+                                         {**payload, "epoch": extra}
                                          if isinstance(payload, dict) else payload]))
     for candidate in (payload, mutated):
         got = fast(candidate)
