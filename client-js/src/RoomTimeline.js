@@ -1,3 +1,10 @@
+import { EPOCH_MAX_CHARS } from "./constants.js";
+
+/** `epoch` if a node may be sent it back, else null. */
+function usable(epoch) {
+  return typeof epoch === "string" && epoch !== "" && epoch.length <= EPOCH_MAX_CHARS ? epoch : null;
+}
+
 /**
  * One room's entries in `seq` order, each exactly once, within the room's
  * current `epoch`.
@@ -57,7 +64,7 @@ export class RoomTimeline {
 
   /** Takes the room's epoch when none is known yet. */
   adopt(epoch) {
-    if (this.epoch === null && typeof epoch === "string" && epoch !== "") this.epoch = epoch;
+    if (this.epoch === null) this.epoch = usable(epoch);
   }
 
   /**
@@ -67,7 +74,7 @@ export class RoomTimeline {
    */
   restart(epoch, seq) {
     if (this.epoch !== null && this.epoch !== epoch) this.#retired.add(this.epoch);
-    this.epoch = typeof epoch === "string" && epoch !== "" ? epoch : null;
+    this.epoch = usable(epoch);
     this.#held = this.#foreign.get(epoch) ?? new Map();
     this.#foreign.clear();
     this.#retired.delete(epoch);
