@@ -77,12 +77,14 @@ for (const transport of TRANSPORTS) {
       return s;
     }
 
-    it("join acks {ok, room, history, more, last_seq, read_seq, unread}", async () => {
+    it("join acks {ok, room, history, more, last_seq, epoch, read_seq, unread}", async () => {
       const room = roomName();
       const alice = await client("alice");
       const joined = withoutFalseGap(await request(alice, "join", { room }));
+      assert.match(joined.epoch, /^[0-9a-f]{16}$/);
       assert.deepEqual(joined, {
-        ok: true, room, history: [], more: false, last_seq: 0, read_seq: 0, unread: 0,
+        ok: true, room, history: [], more: false, last_seq: 0, epoch: joined.epoch,
+        read_seq: 0, unread: 0,
       });
       // Joining twice is harmless.
       assert.deepEqual(withoutFalseGap(await request(alice, "join", { room })), joined);
@@ -350,7 +352,7 @@ for (const transport of TRANSPORTS) {
       );
 
       const latest = await request(alice, "history", { room });
-      assert.deepEqual(latest, { ok: true, messages: sent, more: false });
+      assert.deepEqual(latest, { ok: true, messages: sent, more: false, epoch: sent[0].epoch });
 
       const latestTwo = await request(alice, "history", { room, limit: 2 });
       assert.deepEqual(seqs(latestTwo.messages), [9, 10]);
