@@ -149,9 +149,11 @@ export class RoomSync {
           await this.#timers.sleep(retryAfterMs ?? backoff(attempt));
           continue;
         }
-        if (outcome === "again") continue;
-        state.timeline.dropForeign(asked);
-        if (state.resyncWanted || state.timeline.foreignEpochs().length) continue;
+        if (outcome === "again" || this.#stillUnsure(state, asked)) {
+          // Read again at once the first time; a node that keeps saying so is given time.
+          if (attempt > 0) await this.#timers.sleep(backoff(attempt - 1));
+          continue;
+        }
         state.catchingUp = false;
         this.#ready(state);
         return;
@@ -159,6 +161,16 @@ export class RoomSync {
     } finally {
       if (state.catchUps === run) state.catchingUp = false;
     }
+  }
+
+  /**
+   * After a catch-up: whether the room must be read again, because a new
+   * epoch was heard of meanwhile or a resync was asked for. The epochs kept
+   * aside before the join (`asked`) are answered by it and dropped.
+   */
+  #stillUnsure(state, asked) {
+    state.timeline.dropForeign(asked);
+    return state.resyncWanted || state.timeline.foreignEpochs().length > 0;
   }
 
   /**
