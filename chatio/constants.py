@@ -78,8 +78,6 @@ MAX_ROOMS_PER_SOCKET = 100
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
 CLIENT_ID_MAX_CHARS = 64
-# The longest room epoch a client may send back (chatio's own have 16).
-EPOCH_MAX_CHARS = 32
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 # Different emoji one message may carry.
 MAX_REACTIONS_PER_MESSAGE = 20

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from . import constants as c
 from .release import release
-from .schemas import MAX_SAFE_INTEGER
+from .schemas import MAX_EPOCH_CHARS, MAX_SAFE_INTEGER
 from .tokens import MAX_ID_CHARS, MAX_NAME_CHARS, MAX_PATTERNS
 
 routes = web.RouteTableDef()
@@ -190,7 +190,7 @@ def _server_api() -> dict[str, Any]:
                 {"name": "epoch", "in": "query", "required": False,
                  "description": "the epoch of before or after; another "
                  "epoch's position gets the newest page with gap",
-                 "schema": _text(1, c.EPOCH_MAX_CHARS)},
+                 "schema": _text(1, MAX_EPOCH_CHARS)},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 0,
                             "maximum": c.MAX_PAGE_LIMIT}}],

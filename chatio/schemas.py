@@ -16,6 +16,8 @@ from . import constants as c
 from .emoji import is_emoji
 
 MAX_SAFE_INTEGER = 2**53 - 1
+# The longest room epoch a client may send back (chatio's own have 16).
+MAX_EPOCH_CHARS = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Unicode category Cc is exactly U+0000-001F and U+007F-009F; newline and
 # tab are allowed.
@@ -124,7 +126,7 @@ def _epoch() -> fields.Field:
     """A room epoch as a client got it: opaque, 1 to 32 printable
     characters."""
     return StrictString(validate=[
-        validate.Length(1, c.EPOCH_MAX_CHARS),
+        validate.Length(1, MAX_EPOCH_CHARS),
         validate.Predicate("isprintable", error="Must be printable."),
     ])
 
@@ -258,7 +260,7 @@ def join_fast_path(payload: Any) -> dict[str, Any] | None:
     if "epoch" in payload:
         epoch = payload["epoch"]
         if type(epoch) is not str or not 1 <= len(epoch) <= \
-                c.EPOCH_MAX_CHARS or not epoch.isprintable() \
+                MAX_EPOCH_CHARS or not epoch.isprintable() \
                 or _SURROGATE.search(epoch):
             return None
         loaded["epoch"] = epoch

@@ -22,11 +22,11 @@ from chatio.namespaces.base import _describe
 from chatio.namespaces.chat import ChatNamespace
 from chatio.namespaces.presence import PresenceNamespace
 from chatio.namespaces.typing_ns import TypingNamespace
-from chatio.schemas import (MAX_SAFE_INTEGER, DeleteSchema, HistorySchema,
-                            JoinSchema, ReactSchema, ReadersSchema, ReadSchema,
-                            RoomSchema, TypingSchema, edit_schema,
-                            join_fast_path, message_fast_path,
-                            message_schema)
+from chatio.schemas import (MAX_EPOCH_CHARS, MAX_SAFE_INTEGER, DeleteSchema,
+                            HistorySchema, JoinSchema, ReactSchema,
+                            ReadersSchema, ReadSchema, RoomSchema,
+                            TypingSchema, edit_schema, join_fast_path,
+                            message_fast_path, message_schema)
 from chatio.services.session import SocketSession
 from chatio.tokens import Identity, TokenIssuer
 
@@ -98,7 +98,7 @@ client_ids = st.text(st.characters(blacklist_categories=("Cs",)),
 epochs = st.one_of(
     st.binary(min_size=8, max_size=8).map(bytes.hex),
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=1,
-            max_size=c.EPOCH_MAX_CHARS).filter(str.isprintable))
+            max_size=MAX_EPOCH_CHARS).filter(str.isprintable))
 
 
 def _optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
