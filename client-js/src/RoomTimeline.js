@@ -1,8 +1,6 @@
-import { EPOCH_MAX_CHARS } from "./constants.js";
-
-/** `epoch` if a node may be sent it back, else null. */
+/** `epoch` if it names a history (a non-empty string), else null. */
 function usable(epoch) {
-  return typeof epoch === "string" && epoch !== "" && epoch.length <= EPOCH_MAX_CHARS ? epoch : null;
+  return typeof epoch === "string" && epoch !== "" ? epoch : null;
 }
 
 /**

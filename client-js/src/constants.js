@@ -68,8 +68,6 @@ export const MAX_ROOMS_PER_SOCKET = 100;
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
 export const CLIENT_ID_MAX_CHARS = 64;
-// The longest room epoch a client may send back (chatio's own have 16).
-export const EPOCH_MAX_CHARS = 32;
 export const MAX_REACTIONS_PER_MESSAGE = 20;
 export const MAX_EMOJI_CODE_POINTS = 16;
 export const MAX_READERS = 100;

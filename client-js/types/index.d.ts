@@ -294,7 +294,6 @@ export declare const constants: {
   readonly DEFAULT_PAGE_LIMIT: number;
   readonly MAX_PAGE_LIMIT: number;
   readonly CLIENT_ID_MAX_CHARS: number;
-  readonly EPOCH_MAX_CHARS: number;
   readonly MAX_REACTIONS_PER_MESSAGE: number;
   readonly MAX_EMOJI_CODE_POINTS: number;
   readonly MAX_READERS: number;
