@@ -126,3 +126,49 @@ describe("ChatClient on a recovered connection", { timeout: 15_000 }, () => {
     assert.deepEqual(node.take("/typing", "subscribe"), [{ room: "lobby" }]);
   });
 });
+
+describe("ChatClient history of a room that started over", { timeout: 15_000 }, () => {
+  let client;
+  let node;
+  afterEach(() => {
+    node?.drop();
+    client?.close();
+  });
+
+  it("sends the epoch, marks the page reset, and restarts the room", async () => {
+    ({ client, node } = stubbedClient());
+    const NEW = "fedcba9876543210";
+    let restarted = false;
+    node.answer = (nsp, event, payload) => {
+      if (nsp !== "/chat") return answers(nsp, event, payload);
+      if (event === "history") {
+        restarted = true;
+        return { ok: true, epoch: NEW, gap: true, more: true, messages: [{ ...entry(1), epoch: NEW, text: "new 1" }] };
+      }
+      if (event === "join" && restarted) {
+        return { ok: true, room: "lobby", epoch: NEW, gap: true, more: false, last_seq: 1, read_seq: 0, unread: 1,
+          history: [{ ...entry(1), epoch: NEW, text: "new 1" }] };
+      }
+      return answers(nsp, event, payload);
+    };
+    const seen = [];
+    client.on("message", (m) => seen.push(`${m.epoch === NEW ? "new" : "old"}:${m.seq}`));
+    client.on("reset", (r) => seen.push(`reset:${r.previousEpoch === EPOCH && r.epoch === NEW}`));
+    node.connect("pid-1");
+    await client.join("lobby");
+    node.take("/chat", "join");
+
+    const reset = waitFor(client, "reset", () => true);
+    const page = await client.history("lobby", { before: 1, limit: 10 });
+    assert.deepEqual(node.take("/chat", "history"), [{ room: "lobby", before: 1, limit: 10, epoch: EPOCH }]);
+    assert.equal(page.reset, true);
+    assert.equal(page.gap, true);
+    assert.equal(page.epoch, NEW);
+    await reset;
+    await settle();
+    assert.deepEqual(node.take("/chat", "join"), [{ room: "lobby", since: 2, limit: 200, epoch: EPOCH }]);
+    assert.deepEqual(seen, ["old:1", "old:2", "reset:true", "new:1"]);
+    assert.equal(client.epoch("lobby"), NEW);
+    assert.deepEqual(client.readState("lobby"), { seq: 0, unread: 1 });
+  });
+});
