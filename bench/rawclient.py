@@ -177,7 +177,7 @@ class RawClient(asyncio.Protocol):
         """Record the latency of one event ``["message", {..., "text"}]``."""
         now = time.monotonic_ns()
         try:
-            name, message = json.loads(body)
+            name, message, *_ = json.loads(body)  # then the offset, if any
             if name != "message":
                 return
             sent = int(message["text"].partition(":")[0])

@@ -31,11 +31,15 @@ from .namespaces.typing_ns import TypingNamespace
 from .release import release
 from .presence.snapshot import load_snapshot, save_snapshot
 from .ratelimit import MemoryRateLimiter
+from .recovery import MemoryRecoveryStore
+from .recovery.snapshot import load_snapshot as load_recovery
+from .recovery.snapshot import save_snapshot as save_recovery
 from .secret_file import ensure_data_dir, load_or_create_secret
 from .services.changes import ChangeService
 from .services.chat import ChatService
 from .services.reads import ReadService
 from .services.receipts import ReceiptCoalescer
+from .services.recovery import SessionRecovery
 from .services.presence import PresenceService
 from .services.typing_indicator import TypingService
 from .settings import Settings
@@ -67,6 +71,10 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     backends = build_backends(settings, metrics)
     lifecycle = Lifecycle()
 
+    history = InstrumentedHistoryStore(backends.history, metrics)
+    recovery = SessionRecovery(backends.recovery, history,
+                               settings.recovery_window) \
+        if settings.recovery_window > 0 else None
     sio = ChatioServer(
         metrics=metrics, manager=backends.manager,
         allowed_origins=lambda request: request_origins(
@@ -75,6 +83,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         ws_compression=settings.ws_compression,
+        recovery=recovery,
     )
     presence = PresenceService(
         backends.presence, NamespaceFanout(sio, PRESENCE_NAMESPACE, metrics),
@@ -82,7 +91,6 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     typing = TypingService(
         backends.typing, NamespaceFanout(sio, TYPING_NAMESPACE, metrics), presence,
         backends.typing_limiter, settings.typing_ttl)
-    history = InstrumentedHistoryStore(backends.history, metrics)
     chat_fanout = NamespaceFanout(sio, CHAT_NAMESPACE, metrics)
     chat = ChatService(history, backends.message_limiter, chat_fanout,
                        listeners=[presence, typing])  # presence first
@@ -120,11 +128,19 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/metrics", metrics.serve)
     add_page_routes(app)
     app[SWEEP_JOBS] = [presence.expire, typing.expire]
+    if sio.reconnections is not None:
+        journal = sio.reconnections.journal
+
+        async def prune_journal() -> None:
+            journal.prune()
+        app[SWEEP_JOBS].append(prune_journal)
     # Torn down in reverse: the sweeper stops before presence is saved.
     app.cleanup_ctx.append(_history_store)
     app.cleanup_ctx.append(_shared_backends)
     if backends.local_presence is not None:
         app.cleanup_ctx.append(_presence_snapshot)
+    if isinstance(backends.recovery, MemoryRecoveryStore):
+        app.cleanup_ctx.append(_recovery_snapshot)
     app.cleanup_ctx.append(_sweeper)
     app.cleanup_ctx.append(_receipts)
 
@@ -175,6 +191,18 @@ async def _presence_snapshot(app: web.Application) -> AsyncIterator[None]:
     yield
     saved = save_snapshot(store, settings.data_dir, settings.presence_grace)
     log.info("presence saved", extra={"fields": {"users": saved}})
+
+
+async def _recovery_snapshot(app: web.Application) -> AsyncIterator[None]:
+    settings, store = app[SETTINGS], app[BACKENDS].recovery
+    assert isinstance(store, MemoryRecoveryStore)
+    restored = load_recovery(store, settings.data_dir)
+    if restored:
+        log.info("recovery records restored",
+                 extra={"fields": {"sockets": restored}})
+    yield
+    saved = save_recovery(store, settings.data_dir)
+    log.info("recovery records saved", extra={"fields": {"sockets": saved}})
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:

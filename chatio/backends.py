@@ -16,6 +16,8 @@ from .presence.failover import FailoverPresenceStore
 from .presence.redis import RedisPresenceStore
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .ratelimit.redis import RedisRateLimiter
+from .recovery import MemoryRecoveryStore, RecoveryStore
+from .recovery.redis import RedisRecoveryStore
 from .redis_client import new_client
 from .settings import Settings
 from .transport import FrameDelivery, LocalManager, RedisManager
@@ -43,6 +45,9 @@ class Backends:
     checks: dict[str, Check]
     closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(
         default_factory=list)
+    # Records of dropped sockets, for connection state recovery.
+    recovery: RecoveryStore = dataclasses.field(
+        default_factory=MemoryRecoveryStore)
     # The in-memory presence store of a single node, saved across restarts.
     local_presence: MemoryPresenceStore | None = None
 
@@ -116,5 +121,6 @@ def _cluster(settings: Settings, metrics: Metrics) -> Backends:
             MemoryRateLimiter(settings.rate_typing)),
         checks={"history": history.ping, "pubsub": pubsub,
                 "presence": shared_presence},
+        recovery=RedisRecoveryStore(client, prefix),
         closers=[close_client, manager.close],
     )

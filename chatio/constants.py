@@ -31,6 +31,10 @@ EVENT_PRESENCE = "presence"
 EVENT_CHATIO_ERROR = "chatio_error"
 EVENT_REACTION = "reaction"
 EVENT_RECEIPTS = "receipts"
+# Sent to a recovered socket for each room it is subscribed to: who is
+# there (/presence) and who is typing (/typing) now.
+EVENT_MEMBERS = "members"
+EVENT_TYPISTS = "typists"
 
 # The ``kind`` of a room log entry that changes an earlier message; a plain
 # message has no ``kind``.

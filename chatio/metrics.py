@@ -126,6 +126,11 @@ class Metrics:
             "chatio_slow_consumer_disconnects",
             "Clients disconnected because more than CHATIO_MAX_BUFFERED "
             "bytes waited for them.", registry=reg)
+        self._recoveries = Counter(
+            "chatio_recoveries",
+            "Reconnecting sockets that presented a pid, per namespace and "
+            "outcome: recovered (same sid, rooms and missed messages) or "
+            "new (a new session).", ["namespace", "outcome"], registry=reg)
         self._publish_failures = Counter(
             "chatio_redis_publish_failures",
             "Fan-out publishes to Redis that failed (the emit was dropped).",
@@ -161,6 +166,11 @@ class Metrics:
     def connection_refused(self, code: str) -> None:
         """A connection was refused with ``code`` (``UNAUTHORIZED``, ...)."""
         self._errors.labels(_bounded(code, ERROR_CODES)).inc()
+
+    def recovered(self, namespace: str, recovered: bool = True) -> None:
+        """A socket that presented a pid was recovered, or not."""
+        self._recoveries.labels(_bounded(namespace, NAMESPACES),
+                                "recovered" if recovered else "new").inc()
 
     # -- events -----------------------------------------------------------
 

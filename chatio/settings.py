@@ -88,6 +88,8 @@ class Settings:
     presence_grace: float = 5.0
     typing_ttl: float = 6.0
     receipt_interval: float = 1.0
+    # Seconds a dropped socket can come back as itself (0: never).
+    recovery_window: float = 120.0
     ws_compression: bool = False
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
@@ -155,6 +157,8 @@ class Settings:
                                   defaults.typing_ttl),
             receipt_interval=reader.get("CHATIO_RECEIPT_INTERVAL", _seconds,
                                         defaults.receipt_interval),
+            recovery_window=reader.get("CHATIO_RECOVERY_WINDOW", _seconds,
+                                       defaults.recovery_window),
             ws_compression=reader.get("CHATIO_WS_COMPRESSION", _bool, False),
             ping_interval=reader.get("CHATIO_PING_INTERVAL", _positive_float,
                                      defaults.ping_interval),

@@ -21,7 +21,7 @@ from ..errors import ChatioError, Internal, InvalidPayload, UnknownEvent, failur
 from ..schemas import FastLoader
 from ..services.session import SocketSession
 from ..settings import Network
-from ..tokens import TokenError, TokenIssuer
+from ..tokens import Identity, TokenError, TokenIssuer
 
 log = logging.getLogger("chatio.events")
 
@@ -70,8 +70,14 @@ class EventNamespace:
         return frozenset(self._handlers)
 
     async def connect(self, sid: str, environ: dict[str, Any],
-                      auth: Any = None) -> None:
+                      auth: Any = None) -> SocketSession:
         """Authenticate a new socket; ``TokenError`` refuses it."""
+        identity, address = self.authenticate(environ, auth)
+        return await self.open_session(sid, identity, address)
+
+    def authenticate(self, environ: dict[str, Any],
+                     auth: Any = None) -> tuple[Identity, str]:
+        """Who connects and from which address; ``TokenError`` refuses."""
         address = forwarded_address(environ.get("REMOTE_ADDR", ""),
                                     environ.get("HTTP_X_FORWARDED_FOR", ""),
                                     self._trusted)
@@ -82,12 +88,25 @@ class EventNamespace:
                 "namespace": self.namespace, "address": address,
                 "code": exc.code, "reason": exc.reason}})
             raise
+        return identity, address
+
+    async def open_session(self, sid: str, identity: Identity,
+                           address: str, recovered: bool = False
+                           ) -> SocketSession:
+        """Accept an authenticated socket (before any of its events)."""
         session = SocketSession(sid=sid, identity=identity, address=address)
         self.sessions[sid] = session
         await self.connected(session)
-        log.info("connected", extra={"fields": {
+        log.info("recovered" if recovered else "connected", extra={"fields": {
             "namespace": self.namespace, "sid": sid,
             "user": identity.user_id, "address": address}})
+        return session
+
+    async def restore(self, session: SocketSession,
+                      rooms: list[str]) -> list[tuple[str, Any]]:
+        """Hook: put a recovered socket back in ``rooms`` (those its token
+        still allows); returns the events that resynchronise its state."""
+        return []
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         """A socket left (after every event it sent ran)."""

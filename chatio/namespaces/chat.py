@@ -45,6 +45,12 @@ class ChatNamespace(EventNamespace):
     async def connected(self, session: SocketSession) -> None:
         await self._reads.connected(session)
 
+    async def restore(self, session: SocketSession,
+                      rooms: list[str]) -> list[tuple[str, Any]]:
+        for room in rooms:
+            await self._chat.rejoin(session, room)
+        return []
+
     async def disconnected(self, session: SocketSession) -> None:
         await self._chat.disconnected(session)
 

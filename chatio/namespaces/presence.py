@@ -24,6 +24,11 @@ class PresenceNamespace(EventNamespace):
                          })
         self._presence = presence
 
+    async def restore(self, session: SocketSession,
+                      rooms: list[str]) -> list[tuple[str, Any]]:
+        return [(c.EVENT_MEMBERS, payload)
+                for payload in await self._presence.resubscribe(session, rooms)]
+
     @handles(c.EVENT_SUBSCRIBE)
     async def subscribe(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._presence.subscribe(session, **payload)

@@ -28,6 +28,11 @@ class TypingNamespace(EventNamespace):
                          })
         self._typing = typing
 
+    async def restore(self, session: SocketSession,
+                      rooms: list[str]) -> list[tuple[str, Any]]:
+        return [(c.EVENT_TYPISTS, payload)
+                for payload in await self._typing.resubscribe(session, rooms)]
+
     @handles(c.EVENT_SUBSCRIBE)
     async def subscribe(self, session: SocketSession, payload: dict[str, Any]) -> dict[str, Any]:
         return await self._typing.subscribe(session, **payload)

@@ -58,6 +58,7 @@ class ChatService:
                 await self._fanout.leave(session.sid, room)
             raise
         session.rooms.add(room)
+        session.positions[room] = (page.last_seq, [], page.epoch)
         if is_new:
             await self._notify("member_joined", session, room)
         ack: dict[str, Any] = {"room": room, "history": page.messages,
@@ -83,9 +84,22 @@ class ChatService:
         """Stop receiving ``room``; leaving a room never joined is harmless."""
         if room in session.rooms:
             session.rooms.discard(room)
+            session.positions.pop(room, None)
             await self._fanout.leave(session.sid, room)
             await self._notify("member_left", session, room, False)
         return {}
+
+    async def rejoin(self, session: SocketSession, room: str) -> bool:
+        """Put a recovered socket back in ``room`` without reading history
+        (recovery replays what it missed); False when its token no longer
+        allows the room."""
+        if not session.identity.may_use(room) or \
+                len(session.rooms) >= MAX_ROOMS_PER_SOCKET:
+            return False
+        await self._fanout.enter(session.sid, room)
+        session.rooms.add(room)
+        await self._notify("member_joined", session, room)
+        return True
 
     async def disconnected(self, session: SocketSession) -> None:
         """The socket is gone: it left every room it had joined."""

@@ -30,6 +30,13 @@ class PresenceService(RoomListener):
         members = await self._store.members(room)
         return {"room": room, "members": [m.public() for m in members]}
 
+    async def resubscribe(self, session: SocketSession,
+                          rooms: list[str]) -> list[dict[str, Any]]:
+        """Subscribe a recovered socket again; one ``members`` payload per
+        room says who is there now."""
+        restored = await self._subscriptions.resubscribe(session, rooms)
+        return [await self.subscribe(session, room) for room in restored]
+
     async def unsubscribe(self, session: SocketSession, room: str) -> dict[str, Any]:
         await self._subscriptions.unsubscribe(session, room)
         return {}

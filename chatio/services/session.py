@@ -14,6 +14,12 @@ class SocketSession:
     identity: Identity
     address: str
     rooms: set[str] = dataclasses.field(default_factory=set)
+    # Connection state recovery: the socket's secret session id, and per
+    # /chat room what the client is known to have: every seq up to the
+    # first item and those listed, of the room's epoch (the third).
+    pid: str | None = None
+    positions: dict[str, tuple[int, list[int], str]] = dataclasses.field(
+        default_factory=dict)
 
     @property
     def user_id(self) -> str:

@@ -25,3 +25,16 @@ class Subscriptions:
     async def unsubscribe(self, session: SocketSession, room: str) -> None:
         session.rooms.discard(room)
         await self._fanout.leave(session.sid, room)
+
+    async def resubscribe(self, session: SocketSession,
+                          rooms: list[str]) -> list[str]:
+        """Subscribe a recovered socket to the ``rooms`` it had that its
+        token still allows; returns those."""
+        restored = []
+        for room in rooms:
+            try:
+                await self.subscribe(session, room)
+            except (Forbidden, TooManyRooms):
+                continue
+            restored.append(room)
+        return restored

@@ -31,6 +31,18 @@ class TypingService(RoomListener):
         await self._subscriptions.subscribe(session, room)
         return {"room": room}
 
+    async def resubscribe(self, session: SocketSession,
+                          rooms: list[str]) -> list[dict[str, Any]]:
+        """Subscribe a recovered socket again; one ``typists`` payload per
+        room says who is typing now."""
+        restored = await self._subscriptions.resubscribe(session, rooms)
+        payloads = []
+        for room in restored:
+            typists = await self._state.typists(room)
+            payloads.append({"room": room, "typists": [
+                {"id": t.user_id, "name": t.name} for t in typists]})
+        return payloads
+
     async def unsubscribe(self, session: SocketSession, room: str) -> dict[str, Any]:
         await self._subscriptions.unsubscribe(session, room)
         return {}

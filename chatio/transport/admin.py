@@ -121,6 +121,8 @@ class AdminUI:
                                           args[1] if len(args) > 1 else None)
             return result
         sio._trigger_event = reported  # type: ignore[method-assign]
+        # chatio's own namespaces accept sockets without a "connect" event.
+        sio.connect_observer = self._socket_connected
         manager = sio.manager
         enter, leave = manager.basic_enter_room, manager.basic_leave_room
 

@@ -19,6 +19,7 @@ from engineio import packet as eio
 from ..constants import VOLATILE_BUFFER_LIMIT
 from ..metrics import Metrics
 from . import wire
+from .journal import DeliveryJournal
 from .websocket import text_frame
 
 
@@ -37,6 +38,8 @@ class FrameDelivery(socketio.AsyncManager):
     """
 
     observer: SendObserver | None = None
+    # Set when connection state recovery is on: stamps /chat messages.
+    journal: DeliveryJournal | None = None
 
     def __init__(self, *args: Any, metrics: Metrics | None = None,
                  **kwargs: Any) -> None:
@@ -54,9 +57,17 @@ class FrameDelivery(socketio.AsyncManager):
                          eio_sid: str | None = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self._memberships.setdefault((namespace, sid), set()).add(room)
+        journal = self.journal
+        if journal is not None and namespace == journal.namespace and \
+                isinstance(room, str) and room != sid:
+            journal.entered(sid, room)
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
         super().basic_leave_room(sid, namespace, room)
+        journal = self.journal
+        if journal is not None and namespace == journal.namespace and \
+                isinstance(room, str):
+            journal.left(sid, room)
         rooms = self._memberships.get((namespace, sid))
         if rooms is not None:
             rooms.discard(room)
@@ -67,6 +78,20 @@ class FrameDelivery(socketio.AsyncManager):
         for room in list(self._memberships.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         super().basic_disconnect(sid, namespace, **kwargs)
+
+    async def pre_connect_as(self, eio_sid: str, namespace: str,
+                             sid: str) -> str | None:
+        """``pre_connect`` with a given sid: a recovered socket's own.
+        None when the connection already has a socket on ``namespace``
+        or ``sid`` is taken."""
+        connected = self.rooms.get(namespace, {}).get(None)
+        if (connected is not None and sid in connected) or \
+                self.sid_from_eio_sid(eio_sid, namespace) is not None:
+            return None
+        self.basic_enter_room(sid, namespace, None, eio_sid=eio_sid)
+        self.basic_enter_room(sid, namespace, sid, eio_sid=eio_sid)
+        self.pending_connect.setdefault(namespace, []).append(sid)
+        return sid
 
     def get_rooms(self, sid: str, namespace: str) -> list[Any]:
         return [room for room in self._memberships.get((namespace, sid), ())
@@ -108,9 +133,16 @@ class FrameDelivery(socketio.AsyncManager):
             args = [event]
         else:
             args = [event, data]
-        text = wire.encode(wire.EVENT, namespace, args)
-        pkt = eio.Packet(eio.MESSAGE, text)
-        frame = text_frame(b"4" + text.encode("utf-8"))
+        journal = self.journal
+        offset = None
+        if journal is not None and namespace == journal.namespace and \
+                event == journal.event and isinstance(room, str):
+            offset = journal.note(room, data, skip_sid)
+            if offset is not None:
+                args.append(offset)
+        frame, pkt = _framed(namespace, args)
+        # Built only if a recipient asked for messages without offsets.
+        plain: tuple[bytes, eio.Packet] | None = None
         skip = _skipped(skip_sid)
         find = self.server.eio.sockets.get
         sent = lagging = 0
@@ -124,7 +156,12 @@ class FrameDelivery(socketio.AsyncManager):
             if volatile and sock.lagging(VOLATILE_BUFFER_LIMIT):
                 lagging += 1
                 continue
-            sock.deliver(frame, pkt)
+            if offset is not None and sock.plain:
+                if plain is None:
+                    plain = _framed(namespace, args[:-1])
+                sock.deliver(*plain)
+            else:
+                sock.deliver(frame, pkt)
             sent += 1
         if sent:
             self.metrics.delivered(namespace, sent)
@@ -149,6 +186,11 @@ class FrameDelivery(socketio.AsyncManager):
             if name in rooms:
                 merged.update(rooms[name].items())
         return merged.items()
+
+
+def _framed(namespace: str, args: list[Any]) -> tuple[bytes, eio.Packet]:
+    text = wire.encode(wire.EVENT, namespace, args)
+    return text_frame(b"4" + text.encode("utf-8")), eio.Packet(eio.MESSAGE, text)
 
 
 def _skipped(skip_sid: Any) -> frozenset[str] | tuple[str, ...]:

@@ -23,6 +23,7 @@ import engineio
 from aiohttp import web
 from engineio import packet as eio
 
+from .journal import DeliveryJournal
 from .socket import PROTOCOL_ERROR, ChatioSocket, TransportError
 from .websocket import HandshakeError
 
@@ -68,6 +69,8 @@ class ChatioEngine(engineio.AsyncServer):
         self.on_violation: Report = _ignore
         self.on_drop: Report = _ignore
         self._running: set[asyncio.Task[Any]] = set()
+        # Set when connection state recovery is on (``ChatioServer``).
+        self.journal: DeliveryJournal | None = None
 
     def _cors_allowed_origins(self, environ: dict[str, Any]) -> Any:
         if self._allowed_origins is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
@@ -36,6 +37,7 @@ from socketio import packet as sio_packet
 
 from .. import constants as c
 from ..errors import InvalidPayload, UnknownEvent, failure
+from ..tokens import TokenError
 from ..metrics import Metrics
 from ..namespaces.base import EventNamespace
 from . import jsonlib, wire
@@ -43,7 +45,10 @@ from ..log_limits import LogLimiter
 from .engine import ChatioEngine, Origins
 from .delivery import FrameDelivery
 from .lanes import SerialLanes
+from .journal import DeliveryJournal
 from .namespace import SocketIONamespace
+from .recovering import (JOURNAL_MARGIN, Reconnections, Recovery,
+                         split_connect_data)
 
 if TYPE_CHECKING:
     from .admin import AdminUI
@@ -73,7 +78,8 @@ class ChatioServer(socketio.AsyncServer):
     def __init__(self, *, metrics: Metrics, manager: FrameDelivery,
                  allowed_origins: Origins, max_payload: int,
                  max_buffered: int, ping_interval: float, ping_timeout: float,
-                 ws_compression: bool = False) -> None:
+                 ws_compression: bool = False,
+                 recovery: Recovery | None = None) -> None:
         self.metrics = metrics
         self._engine_options = {"max_buffered": max_buffered,
                                 "ws_compression": ws_compression,
@@ -96,6 +102,8 @@ class ChatioServer(socketio.AsyncServer):
         # Namespaces served by python-socketio's own handlers (``on``).
         self._plain_namespaces: set[str] = set()
         self.observer: EventObserver | None = None
+        # Hears each socket an ``EventNamespace`` accepted or recovered.
+        self.connect_observer: Callable[[str, str], None] | None = None
         self._hostile_log = LogLimiter(log)
         engine = self.eio
         assert isinstance(engine, ChatioEngine)
@@ -103,6 +111,15 @@ class ChatioServer(socketio.AsyncServer):
         engine.on_violation = self._violation
         engine.on_drop = self._dropped
         metrics.count_sessions(lambda: len(engine.sockets))
+        # Connection state recovery (``recovering``), when ``recovery`` is
+        # given: pids, offsets on /chat messages, sockets brought back.
+        self.reconnections: Reconnections | None = None
+        if recovery is not None:
+            journal = DeliveryJournal(
+                c.CHAT_NAMESPACE, c.EVENT_MESSAGE,
+                retention=ping_interval + ping_timeout + JOURNAL_MARGIN)
+            manager.journal = engine.journal = journal
+            self.reconnections = Reconnections(self, recovery, journal)
 
     def _engineio_server_class(self) -> Any:
         ours = self._engine_options
@@ -114,7 +131,7 @@ class ChatioServer(socketio.AsyncServer):
 
     def add_namespace(self, handler: EventNamespace) -> None:
         """Serve ``handler``'s namespace; its sockets are counted."""
-        self.register_namespace(SocketIONamespace(handler, self.metrics))
+        self.register_namespace(SocketIONamespace(handler))
         self._event_handlers[handler.namespace] = handler
         sessions = handler.sessions
         self.metrics.count_sockets(handler.namespace, lambda: len(sessions))
@@ -167,6 +184,9 @@ class ChatioServer(socketio.AsyncServer):
         elif pkt.type == wire.CONNECT:
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
         elif pkt.type == wire.DISCONNECT:
+            # The client left on purpose: nothing to recover. (A closed
+            # transport, even with engine.io's CLOSE, leaves a record.)
+            self._forget_pid(eio_sid, pkt.namespace)
             await self._handle_disconnect(eio_sid, pkt.namespace,
                                           self.reason.CLIENT_DISCONNECT)
         # ACK packets are dropped: chatio never asks a client for an ack,
@@ -263,7 +283,55 @@ class ChatioServer(socketio.AsyncServer):
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT, {"sid": sid}, namespace=name))
             return
-        await super()._handle_connect(eio_sid, namespace, data)
+        handler = self._event_handlers.get(name)
+        if handler is None:
+            await super()._handle_connect(eio_sid, namespace, data)
+        else:
+            await self._connect(eio_sid, handler, data)
+
+    async def _connect(self, eio_sid: str, handler: EventNamespace,
+                       data: Any) -> None:
+        name = handler.namespace
+        reconnections = self.reconnections
+        auth, pid, offset = split_connect_data(data) \
+            if reconnections is not None else (data, None, None)
+        try:
+            identity, address = handler.authenticate(
+                self.environ.get(eio_sid, {}), auth)
+        except TokenError as exc:
+            self.metrics.connection_refused(exc.code)
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data={
+                    "message": c.REFUSAL_MESSAGE, "data": {"code": exc.code}},
+                namespace=name))
+            return
+        if reconnections is not None and pid is not None:
+            record = await reconnections.claim(pid, name, identity.user_id)
+            if record is not None and await reconnections.resume(
+                    eio_sid, handler, identity, address, pid, record, offset):
+                if self.connect_observer is not None:
+                    self.connect_observer(record.sid, name)
+                return
+            self.metrics.recovered(name, False)
+        sid = await self.manager.pre_connect(eio_sid, name)
+        if sid is None:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data="Unable to connect",
+                namespace=name))
+            return
+        session = await handler.open_session(sid, identity, address)
+        reply = {"sid": sid}
+        if reconnections is not None:
+            reply["pid"] = reconnections.issue(session, name)
+            if isinstance(auth, dict) and auth.get("offsets") is False:
+                sock = self.eio.sockets.get(eio_sid)
+                if sock is not None and name == reconnections.journal.namespace:
+                    sock.plain = True
+        await self._send_packet(eio_sid, self.packet_class(
+            sio_packet.CONNECT, reply, namespace=name))
+        await self.manager.connect(sid, name)
+        if self.connect_observer is not None:
+            self.connect_observer(sid, name)
 
     async def _handle_disconnect(self, eio_sid: str, namespace: str | None,
                                  reason: Any = None) -> None:
@@ -272,9 +340,31 @@ class ChatioServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
         if sid is not None:
             await self.lanes.wait_idle(sid)
-        if not self.manager.is_connected(sid, namespace or "/"):
+        name = namespace or "/"
+        if not self.manager.is_connected(sid, name):
             return
+        handler = self._event_handlers.get(name)
+        if self.reconnections is not None and handler is not None:
+            await self.reconnections.suspend(handler, sid,
+                                             self.eio.sockets.get(eio_sid))
         await super()._handle_disconnect(eio_sid, namespace, reason)
+
+    def _forget_pid(self, eio_sid: str, namespace: str | None) -> None:
+        handler = self._event_handlers.get(namespace or "/")
+        if self.reconnections is None or handler is None:
+            return
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid is not None:
+            self.reconnections.forget(handler.sessions.get(sid))
+
+    async def disconnect(self, sid: str, namespace: str | None = None,
+                         ignore_queue: bool = False) -> None:
+        """End a socket on purpose: it leaves nothing to recover."""
+        handler = self._event_handlers.get(namespace or "/")
+        if handler is not None and self.reconnections is not None:
+            self.reconnections.forget(handler.sessions.get(sid))
+        await super().disconnect(sid, namespace=namespace,
+                                 ignore_queue=ignore_queue)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         # Packets read before the connection ended are handled first.

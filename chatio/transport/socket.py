@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -69,6 +70,17 @@ class ChatioSocket(AsyncSocket):
         self._queued_bytes = 0
         self._polling = False
         self.close_code: str | None = None
+        # Recovery: the journal stamp when the last ping was sent, and the
+        # stamp the client confirmed having by answering a ping.
+        self._ping_stamp = 0
+        self.confirmed_stamp = 0
+        # Its /chat socket asked for messages without the offset argument.
+        self.plain = False
+        # While a recovering socket is replayed to, what else the node
+        # sends it waits here, in order.
+        self.held: list[tuple[bytes | None, eio.Packet]] | None = None
+        # After that, for a while, broadcasts pass this check first.
+        self._screen: tuple[Callable[[eio.Packet], bool], float] | None = None
 
     # -- output ------------------------------------------------------------
 
@@ -77,6 +89,13 @@ class ChatioSocket(AsyncSocket):
 
     def send_now(self, pkt: eio.Packet) -> None:
         """Send or queue ``pkt`` without waiting."""
+        if self.held is not None:
+            self.held.append((None, pkt))
+            return
+        self.send_direct(pkt)
+
+    def send_direct(self, pkt: eio.Packet) -> None:
+        """``send_now``, ahead of anything held."""
         if self.closed:
             return
         conn = self.ws
@@ -89,11 +108,45 @@ class ChatioSocket(AsyncSocket):
         """Send a broadcast: ``frame`` is ``pkt`` as a WebSocket frame."""
         if self.closed:
             return
+        if self.held is not None:
+            self.held.append((frame, pkt))
+            return
+        if self._screen is not None and not self._screened(pkt):
+            return
         conn = self.ws
         if conn is not None:
             conn.write(frame)
         else:
             self._enqueue(pkt, len(frame))
+
+    def hold(self) -> None:
+        """Keep what the node sends from now on until ``release``."""
+        if self.held is None:
+            self.held = []
+
+    def release(self, keep: Callable[[eio.Packet], bool]) -> None:
+        """Send what was held, in order, but the packets ``keep`` refuses."""
+        held, self.held = self.held or [], None
+        for frame, pkt in held:
+            if not keep(pkt):
+                continue
+            if frame is None:
+                self.send_direct(pkt)
+            else:
+                self.deliver(frame, pkt)
+
+    def screen(self, keep: Callable[[eio.Packet], bool],
+               seconds: float) -> None:
+        """For ``seconds``, deliver only the broadcasts ``keep`` accepts."""
+        self._screen = (keep, time.monotonic() + seconds)
+
+    def _screened(self, pkt: eio.Packet) -> bool:
+        assert self._screen is not None
+        keep, until = self._screen
+        if time.monotonic() > until:
+            self._screen = None
+            return True
+        return keep(pkt)
 
     def lagging(self, limit: int) -> bool:
         """Whether more than ``limit`` bytes wait for this client."""
@@ -142,6 +195,8 @@ class ChatioSocket(AsyncSocket):
     def schedule_ping(self) -> None:
         # A timer rather than python-engineio's sleeping task per socket.
         if self.last_ping:
+            # The pong: the client has what was sent before the ping.
+            self.confirmed_stamp = self._ping_stamp
             self.last_ping = None
             self._ping_timer = asyncio.get_running_loop().call_later(
                 self.server.ping_interval, self._ping)
@@ -149,6 +204,9 @@ class ChatioSocket(AsyncSocket):
     def _ping(self) -> None:
         self._ping_timer = None
         if not self.closing and not self.closed:
+            journal = self.server.journal
+            if journal is not None:
+                self._ping_stamp = journal.stamp
             self.last_ping = time.time()
             self.send_now(eio.Packet(eio.PING))
 

@@ -25,3 +25,6 @@ class TypingState(Protocol):
 
     async def expire(self) -> list[Typist]:
         """Clear and return typists whose time ran out."""
+
+    async def typists(self, room: str) -> list[Typist]:
+        """Who is typing in ``room`` now."""

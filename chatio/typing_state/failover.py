@@ -93,6 +93,17 @@ class FailoverTypingState:
                                  if (t.room, t.user_id) not in reported]
         return expired
 
+    async def typists(self, room: str) -> list[Typist]:
+        if self._shared_due():
+            try:
+                shared = await self._shared.typists(room)
+            except Unavailable as exc:
+                self._fail(exc)
+            else:
+                self._up()
+                return shared
+        return await self._local.typists(room)
+
     def _shared_due(self) -> bool:
         return not self._down or self._clock() >= self._next_probe
 

@@ -28,3 +28,8 @@ class MemoryTypingState:
         now = self._clock()
         expired = [key for key, (_, until) in self._typing.items() if until <= now]
         return [self._typing.pop(key)[0] for key in expired]
+
+    async def typists(self, room: str) -> list[Typist]:
+        now = self._clock()
+        return [typist for (in_room, _), (typist, until) in self._typing.items()
+                if in_room == room and until > now]

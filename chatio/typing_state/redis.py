@@ -78,6 +78,22 @@ end
 return out
 """
 
+# ARGV: prefix, now, room
+# Returns {user, name, user, name, ...} of the room's current typists.
+TYPISTS_SCRIPT = _PRELUDE + """
+local out = {}
+local live = redis.call('ZRANGEBYSCORE', UNTIL,
+                        '(' .. string.format('%.17g', now), '+inf')
+for _, p in ipairs(live) do
+  local room, user = unpair(p)
+  if room == ARGV[3] then
+    out[#out + 1] = user
+    out[#out + 1] = redis.call('HGET', NAMES, p) or ''
+  end
+end
+return out
+"""
+
 
 class RedisTypingState:
     """Implements ``TypingState`` for every node of a cluster.
@@ -97,6 +113,7 @@ class RedisTypingState:
         self._start = client.register_script(START_SCRIPT)
         self._stop = client.register_script(STOP_SCRIPT)
         self._expire = client.register_script(EXPIRE_SCRIPT)
+        self._typists = client.register_script(TYPISTS_SCRIPT)
 
     async def start(self, typist: Typist, ttl: float) -> bool:
         started = await self._run(self._start, [
@@ -112,6 +129,11 @@ class RedisTypingState:
                 await self._run(self._expire, [str(self._batch)])]
         return [Typist(flat[i], flat[i + 1], flat[i + 2])
                 for i in range(0, len(flat), 3)]
+
+    async def typists(self, room: str) -> list[Typist]:
+        flat = [_text(v) for v in await self._run(self._typists, [room])]
+        return [Typist(room, flat[i], flat[i + 1])
+                for i in range(0, len(flat), 2)]
 
     async def _run(self, script: Any, args: list[str]) -> Any:
         now = "" if self._clock is None else repr(float(self._clock()))

@@ -34,7 +34,8 @@ def serving(cluster: Cluster, user: str) -> list[int]:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if (record.get("msg") == "connected" and record.get("user") == user
+            if (record.get("msg") in ("connected", "recovered")
+                    and record.get("user") == user
                     and record.get("namespace") == CHAT):
                 found.append(index)
     return found

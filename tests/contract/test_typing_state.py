@@ -66,6 +66,21 @@ async def test_typists_are_per_user_per_room(state: TypingState,
     assert await state.expire() == []
 
 
+async def test_typists_lists_who_types_in_a_room_now(
+        state: TypingState, clock: FakeClock) -> None:
+    bob, elsewhere = Typist("r", "bob", "Bob"), Typist("s", "cy", "Cy")
+    assert await state.typists("r") == []
+    for typist, ttl in ((ANN, 6), (bob, 2), (elsewhere, 6)):
+        await state.start(typist, ttl=ttl)
+    assert sorted(await state.typists("r"), key=lambda t: t.user_id) == \
+        [ANN, bob]
+    clock.now += 3  # bob's time ran out, whether or not expire() ran
+    assert await state.typists("r") == [ANN]
+    await state.stop("r", "ann")
+    assert await state.typists("r") == []
+    assert await state.typists("s") == [elsewhere]
+
+
 async def test_a_refresh_takes_the_newest_name(state: TypingState) -> None:
     await state.start(ANN, ttl=6)
     renamed = Typist("r", "ann", "Ann B.")

@@ -54,6 +54,8 @@ class JsPuppet:
             defaultdict(asyncio.Queue)
         self.statuses: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = \
             defaultdict(asyncio.Queue)
+        # client -> the recovery offsets its /chat messages carried
+        self.offsets: dict[str, list[str]] = defaultdict(list)
         self._reader = asyncio.create_task(self._read())
 
     # -- requests -----------------------------------------------------------
@@ -100,6 +102,14 @@ class JsPuppet:
     async def close(self, client: str) -> None:
         await self.request("close", client=client)
 
+    async def drop(self, client: str) -> None:
+        """Close the client's transport as a lost network would."""
+        await self.request("drop", client=client)
+
+    async def rebind(self, client: str, local_address: str) -> None:
+        """Make the client's next connections leave from ``local_address``."""
+        await self.request("rebind", client=client, localAddress=local_address)
+
     # -- events -------------------------------------------------------------
 
     async def next(self, client: str, namespace: str, event: str,
@@ -126,6 +136,11 @@ class JsPuppet:
                     future.set_result(message)
             elif "event" in message:
                 args = message["args"]
+                if message["event"] == "message" and len(args) == 2 and \
+                        isinstance(args[1], str):
+                    # The recovery offset every /chat message carries.
+                    self.offsets[message["client"]].append(args[1])
+                    args = args[:1]
                 self._events[(message["client"], message["namespace"],
                               message["event"])].put_nowait(
                     args[0] if len(args) == 1 else args)

@@ -55,6 +55,7 @@ class MultiClient:
             defaultdict(asyncio.Queue)
         self.disconnected: dict[str, asyncio.Event] = \
             defaultdict(asyncio.Event)
+        self.offsets: list[str] = []
         for ns in self.namespaces:
             self.sio.on("*", functools.partial(self._on_event, ns),
                         namespace=ns)
@@ -301,6 +302,10 @@ class MultiClient:
         return items
 
     def _on_event(self, namespace: str, event: str, *args: Any) -> None:
+        if event == "message" and len(args) == 2 and isinstance(args[1], str):
+            # The recovery offset every /chat message carries.
+            self.offsets.append(args[1])
+            args = args[:1]
         self._queues[namespace, event].put_nowait(
             args[0] if len(args) == 1 else args)
 

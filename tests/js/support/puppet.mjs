@@ -11,11 +11,16 @@
 //    "timeoutMs": 5000}     emitWithAck; answers {"id", "ok": true, "ack"}.
 //   {"op": "transport", "client": NAME}   answers the engine's transport name.
 //   {"op": "close", "client": NAME}       disconnects every namespace.
+//   {"op": "drop", "client": NAME}        closes the transport as a lost
+//       network would; with reconnection on, the client comes back.
+//   {"op": "rebind", "client": NAME, "localAddress": A}   later
+//       connections of the client leave from address A.
 //   {"op": "exit"}
 // Every event a socket receives is written as
 //   {"event": E, "client": NAME, "namespace": NS, "args": [...]}
 // and connection changes as {"status": "connect" | "disconnect" |
-// "connect_error", "client", "namespace", "reason"}.
+// "connect_error", "client", "namespace", "reason"}; a "connect" also says
+// whether the socket was "recovered" and its "sid".
 import http from "node:http";
 import readline from "node:readline";
 import { Manager } from "socket.io-client";
@@ -68,6 +73,7 @@ async function connect(request) {
       socket.on(status, (reason) => write({
         status, client: name, namespace,
         reason: reason instanceof Error ? reason.message : reason ?? null,
+        ...(status === "connect" ? { recovered: socket.recovered, sid: socket.id } : {}),
       }));
     }
     sockets.set(namespace, socket);
@@ -108,7 +114,24 @@ function transport(request) {
   return { transport: client?.manager.engine?.transport?.name ?? null };
 }
 
-const operations = { connect, call, close, transport };
+function drop(request) {
+  const client = clients.get(request.client);
+  if (!client) throw new Error(`no client ${request.client}`);
+  client.manager.engine?.close();
+  return {};
+}
+
+function rebind(request) {
+  const client = clients.get(request.client);
+  if (!client) throw new Error(`no client ${request.client}`);
+  const agent = new http.Agent({ localAddress: request.localAddress, keepAlive: true });
+  client.manager.opts.agent = agent;
+  client.agent?.destroy?.();
+  client.agent = agent;
+  return {};
+}
+
+const operations = { connect, call, close, transport, drop, rebind };
 
 const lines = readline.createInterface({ input: process.stdin });
 lines.on("line", async (line) => {
