@@ -57,8 +57,8 @@ describe("epochs on a node with Redis", { skip: !redisAvailable() && !required &
       name: "client-epochs-redis-rejoining", secret: env.server.secret, env: { ...common, CHATIO_RECOVERY_WINDOW: "0" },
     });
     env.proxies = {
-      recovering: await new FlakyProxy(env.server.port).listen(),
-      rejoining: await new FlakyProxy(env.rejoining.port).listen(),
+      "recovery on": await new FlakyProxy(env.server.port).listen(),
+      "recovery off": await new FlakyProxy(env.rejoining.port).listen(),
     };
     users = suite(pool, env);
   });
@@ -120,11 +120,12 @@ describe("epochs on a node with Redis", { skip: !redisAvailable() && !required &
     assert.equal(ann.lastSeq(room), 2);
   });
 
-  // On a node that recovers the connection, the replayed messages of the
-  // new epoch restart the room; on one that does not, the rejoin's gap does.
-  for (const path of ["recovering", "rejoining"]) {
+  // A node with recovery on refuses to recover a connection whose room
+  // started over, as one with recovery off never does: either way the
+  // client rejoins with since and epoch, and the gap restarts the room.
+  for (const path of ["recovery on", "recovery off"]) {
     it(`a room whose keys were deleted while a client was away (${path}): reset, the new history, then queued sends`, async () => {
-      const room = roomName(`away-reset-${path}`);
+      const room = roomName("away-reset");
       const proxy = env.proxies[path];
       const ann = await users.user("ann", proxy.url);
       const bob = await users.user("bob", env.server.url);
@@ -144,6 +145,7 @@ describe("epochs on a node with Redis", { skip: !redisAvailable() && !required &
       const reset = waitFor(ann, "reset", (r) => r.room === room, { timeoutMs: RECONNECT_MS });
       proxy.accept();
       assert.deepEqual(await reset, { room, epoch: b1.epoch, previousEpoch: oldEpoch, previousSeq: 4 });
+      assert.notEqual(ann.sockets.chat.recovered, true, "no node recovers a connection across a reset");
       const stored = await queued;
       assert.deepEqual([stored.seq, stored.epoch], [3, b1.epoch]);
       await until(ann, "message", () => annSeen.of(room).includes("3:q1"), { timeoutMs: RECONNECT_MS });
@@ -153,7 +155,7 @@ describe("epochs on a node with Redis", { skip: !redisAvailable() && !required &
     });
 
     it(`a room nobody wrote to since its keys went (${path}): the next message, seq 1 again, is not a duplicate`, async () => {
-      const room = roomName(`quiet-reset-${path}`);
+      const room = roomName("quiet-reset");
       const proxy = env.proxies[path];
       const ann = await users.user("ann", proxy.url);
       const bob = await users.user("bob", env.server.url);
@@ -168,8 +170,9 @@ describe("epochs on a node with Redis", { skip: !redisAvailable() && !required &
       const back = waitFor(ann, "status", (s) => s === "connected", { timeoutMs: RECONNECT_MS });
       proxy.accept();
       await back;
-      // A rejoining client has noticed by now; a recovered one notices with
-      // the next message. Either way the message is delivered after a reset.
+      assert.notEqual(ann.sockets.chat.recovered, true, "no node recovers a connection across a reset");
+      // The rejoin noticed already; a client that had been recovered would
+      // notice with this message. Either way it is delivered after a reset.
       const again = await bob.send(room, "again");
       assert.equal(again.seq, 1);
       await until(ann, "message", () => annSeen.of(room).includes("1:again"), { timeoutMs: RECONNECT_MS });
