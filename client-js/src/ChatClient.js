@@ -78,6 +78,7 @@ export class ChatClient extends Emitter {
       generation: () => this.#roomSync.generation,
       request: (payload) => this.#requests.send(chat, EVENT_MESSAGE, payload),
       stored: (message) => this.#roomSync.receive(message),
+      notInRoom: (room) => this.#roomSync.lost(room),
     });
     this.#reads = new ReadPositions({ socket: chat, rooms, call, emit });
     this.#changes = new Changes({

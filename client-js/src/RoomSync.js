@@ -87,6 +87,17 @@ export class RoomSync {
   }
 
   /**
+   * The node says the socket is not in `room`, which the client believed
+   * joined: it is joined again (a refusal then drops it, as for any join).
+   */
+  lost(room) {
+    const state = this.#rooms.get(room);
+    if (!state) return;
+    state.onServer.chat = false;
+    this.resync(state);
+  }
+
+  /**
    * The room's history may have started over (a message of another epoch
    * came, or a page said so): the room is read again, after the catch-up
    * running if there is one; while disconnected, the next connect does it.

@@ -232,7 +232,8 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     await server.start();
     await connected(ada);
     await ada.click("#older", WAIT);
-    await message(ada, "old 1");
+    // "old 1" is also the start of "old 10": wait for the first message itself.
+    await ada.waitForFunction(() => document.querySelector("#messages .text")?.textContent === "old 1", null, WAIT);
     assert.equal(await ada.isVisible("#older-note"), false);
     assert.deepEqual(await texts(ada), Array.from({ length: 55 }, (_, i) => `old ${i + 1}`));
     assert.deepEqual(pageErrors, []);

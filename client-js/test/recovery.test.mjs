@@ -108,6 +108,27 @@ describe("ChatClient on a recovered connection", { timeout: 15_000 }, () => {
     assert.equal(client.lastSeq("lobby"), 5);
   });
 
+  it("joins again a room the node did not keep, and then sends", async () => {
+    ({ client, node } = stubbedClient());
+    let refusals = 0;
+    node.answer = (nsp, event, payload) => {
+      if (nsp === "/chat" && event === "message" && refusals++ === 0) {
+        return { ok: false, error: { code: "NOT_IN_ROOM", message: "join first", retryable: false } };
+      }
+      return answers(nsp, event, payload);
+    };
+    node.connect("pid-1");
+    await client.join("lobby");
+    node.drop();
+    node.connect("pid-1");
+    assert.equal(client.sockets.chat.recovered, true);
+    node.take("/chat", "join");
+    const stored = await client.send("lobby", "after all");
+    assert.equal(stored.text, "after all");
+    assert.deepEqual(node.take("/chat", "join"), [{ room: "lobby", since: 2, limit: 200, epoch: EPOCH }]);
+    assert.equal(node.take("/chat", "message").length, 2);
+  });
+
   it("rejoins with since and epoch, and resubscribes, when the pid is new", async () => {
     ({ client, node } = stubbedClient());
     node.answer = answers;
