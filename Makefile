@@ -84,9 +84,10 @@ bench-node: install system-deps bench-deps
 fuzz: install
 	$(BIN)/python tests/fuzz/live.py $(FUZZ_ARGS)
 
-# The client library, the committed page build, and the page in chromium.
+# The client library, the committed page build, and the page in chromium;
+# the epoch tests run a node on a real redis-server.
 test-client: install system-deps client-deps
-	bash .ci/system-deps chromium
+	bash .ci/system-deps chromium redis
 	cd $(CLIENT_JS) && CHATIO_BIN=$(CURDIR)/$(BIN)/chatio node --test --test-concurrency=1 test/*.test.mjs
 
 clean:

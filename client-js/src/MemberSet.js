@@ -6,7 +6,8 @@ import { PRESENCE_JOINED, PRESENCE_LEFT } from "./constants.js";
  * While a subscribe is in flight (`beginSync`), presence events are collected;
  * `finishSync(members)` sets the list from the ack and then applies them, so
  * an event that raced the ack is neither lost nor undone. `abandonSync()`
- * ends a sync whose subscribe failed.
+ * ends a sync whose subscribe failed. `replace(members)` takes the node's
+ * list as it is.
  */
 export class MemberSet {
   #members = new Map();
@@ -34,6 +35,18 @@ export class MemberSet {
     const pending = this.#pending ?? [];
     this.#pending = null;
     for (const event of pending) this.#apply(event);
+  }
+
+  /**
+   * Replaces the set with `members`, the node's resynchronisation after a
+   * recovered connection. A subscribe in flight still applies its own list
+   * and the events collected for it when its ack comes.
+   */
+  replace(members) {
+    this.#members.clear();
+    for (const user of members ?? []) {
+      if (typeof user?.id === "string") this.#members.set(user.id, { id: user.id, name: user.name });
+    }
   }
 
   /**

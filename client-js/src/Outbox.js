@@ -26,7 +26,9 @@ export function newClientId() {
  *
  * The channel supplies: `isReady(room)`, `generation()` (a number that
  * changes with every new connection), `request(payload)` (resolves with the
- * ack, rejects when no ack came) and `stored(message)`.
+ * ack, rejects when no ack came), `stored(message)` and, optionally,
+ * `notInRoom(room)` (the node says the socket is not in a room it should
+ * be in: join it again; without it, such a send is rejected).
  */
 export class Outbox {
   #channel;
@@ -95,6 +97,12 @@ export class Outbox {
     } else if (error.code === NOT_IN_ROOM && this.#channel.generation() !== generation) {
       // Sent on a connection that has since gone: wait for the rejoin.
       this.#retry(entry, 0);
+    } else if (error.code === NOT_IN_ROOM && this.#channel.notInRoom) {
+      // The node does not have the room the client believed joined (a
+      // recovered socket whose token no longer allows it, say): the room is
+      // joined again, and the send waits for that.
+      this.#channel.notInRoom(entry.room);
+      this.#retry(entry, backoff(entry.attempts - 1));
     } else {
       this.#finish(entry).reject(error);
     }

@@ -12,6 +12,14 @@ export class ReadTracker {
     this.inflight = false;
   }
 
+  /** The room's history started over: nothing is read or counted yet. */
+  restart() {
+    this.seq = 0;
+    this.unread = 0;
+    this.counted = 0;
+    this.wanted = 0;
+  }
+
   /** A position from the server; returns true when anything changed. */
   update({ seq, unread }, counted = this.counted) {
     this.counted = Math.max(this.counted, counted, seq);

@@ -26,6 +26,9 @@ export const EVENT_PRESENCE = "presence";
 export const EVENT_CHATIO_ERROR = "chatio_error";
 export const EVENT_REACTION = "reaction";
 export const EVENT_RECEIPTS = "receipts";
+// Resynchronisation after a recovered connection: /presence and /typing.
+export const EVENT_MEMBERS = "members";
+export const EVENT_TYPISTS = "typists";
 
 // The kind of a log entry that changes an earlier message (messages have none).
 export const KIND_EDIT = "edit";

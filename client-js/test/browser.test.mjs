@@ -2,7 +2,7 @@
 // two browser contexts, two guests.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -232,9 +232,43 @@ describe("web page", { skip: !available && !required && `no browser at ${CHROMIU
     await server.start();
     await connected(ada);
     await ada.click("#older", WAIT);
-    await message(ada, "old 1");
+    // "old 1" is also the start of "old 10": wait for the first message itself.
+    await ada.waitForFunction(() => document.querySelector("#messages .text")?.textContent === "old 1", null, WAIT);
     assert.equal(await ada.isVisible("#older-note"), false);
     assert.deepEqual(await texts(ada), Array.from({ length: 55 }, (_, i) => `old ${i + 1}`));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("starts a room over, with a note, when the node's database was replaced", async () => {
+    const room = "long-room";
+    assert.equal((await texts(ada)).length, 55);
+    await server.stop();
+    await ada.waitForSelector('#status:not([data-status="connected"])', WAIT);
+    for (const name of readdirSync(server.dataDir)) {
+      if (name.startsWith("chatio.sqlite3")) rmSync(join(server.dataDir, name));
+    }
+    await server.start();
+    await connected(ada);
+
+    // A page that rejoined has reset the room already; one whose connection
+    // the node recovered does with the first message of the new history.
+    const writer = new ChatClient({
+      url: server.url,
+      token: signToken(server.secret, { sub: "seeder", name: "Seeder" }),
+      transports: ["websocket"],
+    });
+    try {
+      await settles(writer.join(room), "the writer's join");
+      await settles(writer.send(room, "new 1"), "the first new message");
+    } finally {
+      writer.close();
+    }
+    await message(ada, "new 1");
+    await ada.waitForSelector("#reset-note", { state: "visible", ...WAIT });
+    assert.deepEqual(await texts(ada), ["new 1"]);
+    const seqs = await ada.$$eval("#messages li", (items) => items.map((li) => Number(li.dataset.seq)));
+    assert.deepEqual(seqs, [1]);
+    assert.equal(await ada.isVisible("#older"), false);
     assert.deepEqual(pageErrors, []);
   });
 

@@ -6,6 +6,8 @@ import { MemberSet } from "../src/MemberSet.js";
 import { RoomTimeline } from "../src/RoomTimeline.js";
 import { TokenSource } from "../src/TokenSource.js";
 import { TypingSender } from "../src/TypingSender.js";
+import { TypingSet } from "../src/TypingSet.js";
+import { startedOver } from "../src/startedOver.js";
 
 const msg = (seq) => ({ seq, room: "r", text: `m${seq}` });
 
@@ -51,6 +53,91 @@ describe("RoomTimeline", () => {
   });
 });
 
+describe("RoomTimeline epochs", () => {
+  const at = (epoch, seq) => ({ seq, epoch, room: "r" });
+  function timeline() {
+    const out = [];
+    const news = [];
+    const t = new RoomTimeline((m) => out.push(`${m.epoch}${m.seq}`), { onNewEpoch: (e) => news.push(e) });
+    return { t, out, news };
+  }
+
+  it("keeps a new epoch's messages aside, tells once, and starts over with them", () => {
+    const { t, out, news } = timeline();
+    t.start(0, "A");
+    t.accept(at("A", 1));
+    t.accept(at("B", 2));
+    t.accept(at("B", 3));
+    t.accept(at("B", 3));
+    assert.deepEqual(news, ["B"]);
+    assert.deepEqual(out, ["A1"]);
+    assert.equal(t.hasGap, false);
+    t.restart("B", 0);
+    t.ingest([at("B", 1), at("B", 2)]);
+    assert.deepEqual(out, ["A1", "B1", "B2", "B3"]);
+    assert.equal(t.epoch, "B");
+    assert.equal(t.last, 3);
+    assert.equal(t.accept(at("A", 4)), false, "the old epoch is stale");
+    assert.deepEqual(news, ["B"]);
+  });
+
+  it("drops what it kept aside when told the epoch is not the room's, and tells again for a later one", () => {
+    const { t, news } = timeline();
+    t.start(0, "A");
+    t.accept(at("Z", 9));
+    assert.deepEqual(t.foreignEpochs(), ["Z"]);
+    t.dropForeign(["Z"]);
+    assert.deepEqual(t.foreignEpochs(), []);
+    t.accept(at("Z", 10));
+    assert.deepEqual(news, ["Z", "Z"]);
+  });
+
+  it("drops messages held before its first start that belong to another epoch", () => {
+    const { t, out } = timeline();
+    t.accept(at("old", 1));
+    t.accept(at("A", 2));
+    t.start(1, "A");
+    assert.deepEqual(out, ["A2"]);
+  });
+
+  it("checks nothing when the server names no epoch", () => {
+    const { t, out, news } = timeline();
+    t.start(0, undefined);
+    t.accept({ seq: 1 });
+    t.accept(at("A", 2));
+    assert.deepEqual(out, ["undefined1", "A2"]);
+    assert.deepEqual(news, []);
+  });
+});
+
+describe("startedOver", () => {
+  const page = (...seqs) => seqs.map((seq) => ({ seq }));
+
+  it("is another epoch, or a gap page that does not continue after since", () => {
+    assert.equal(startedOver({ epoch: "A", since: 5 }, { epoch: "B" }, page(6)), true);
+    assert.equal(startedOver({ epoch: "A", since: 5 }, { epoch: "A", gap: true }, page(9, 10)), false, "retention");
+    assert.equal(startedOver({ epoch: "A", since: 5 }, { epoch: "A" }, page(6)), false);
+    assert.equal(startedOver({ epoch: null, since: 5 }, { epoch: "A" }, page(6)), false, "first epoch seen");
+    assert.equal(startedOver({ epoch: null, since: 5 }, { gap: true, last_seq: 2 }, page(1, 2)), true);
+    assert.equal(startedOver({ epoch: null, since: 5 }, { gap: true }, page(3, 4)), true);
+    assert.equal(startedOver({ epoch: null, since: null }, { gap: true, last_seq: 2 }, page(1, 2)), false);
+  });
+});
+
+describe("TypingSet.replace", () => {
+  it("reports who started and who stopped", () => {
+    const set = new TypingSet();
+    set.set({ id: "a", name: "A" }, true);
+    set.set({ id: "b", name: "B" }, true);
+    const changes = set.replace([{ id: "b", name: "B" }, { id: "c", name: "C" }, { id: 7 }]);
+    assert.deepEqual(changes, [
+      { user: { id: "a", name: "A" }, typing: false },
+      { user: { id: "c", name: "C" }, typing: true },
+    ]);
+    assert.deepEqual(set.list().map((u) => u.id), ["b", "c"]);
+  });
+});
+
 describe("MemberSet", () => {
   const ann = { id: "ann", name: "Ann" };
   const bob = { id: "bob", name: "Bob" };
@@ -71,6 +158,18 @@ describe("MemberSet", () => {
     set.apply({ user: ann, status: "joined" });
     set.finishSync([bob]);
     assert.deepEqual(set.list(), [ann]);
+  });
+
+  it("takes a resynchronised list as it is, and a subscribe in flight still applies its own", () => {
+    const set = new MemberSet();
+    set.finishSync([ann]);
+    set.replace([bob, { id: 3 }]);
+    assert.deepEqual(set.list(), [bob]);
+    set.beginSync();
+    set.apply({ user: ann, status: "joined" });
+    set.replace([]);
+    set.finishSync([bob]);
+    assert.deepEqual(set.list(), [ann, bob]);
   });
 
   it("applies the held events and goes live when a subscribe fails", () => {

@@ -29,6 +29,8 @@ export interface Message {
   deleted?: true;
   /** Only in pages (join and history); live updates come as `reaction` events. */
   reactions?: Reaction[];
+  /** The room's history this message belongs to (servers with epochs). */
+  epoch?: string;
 }
 
 /** A log entry that changed the message at `target`. */
@@ -43,6 +45,7 @@ export interface ChangeEntry {
   text?: string;
   ts: number;
   client_id?: string;
+  epoch?: string;
 }
 
 /** Any entry of a room's log. */
@@ -106,7 +109,24 @@ export interface MembersEvent {
 export interface HistoryPage {
   messages: Entry[];
   more: boolean;
+  /** The epoch of the room's history the page is from (servers with epochs). */
+  epoch?: string;
   gap?: true;
+  /**
+   * The room's history started over since the client's position: the page is
+   * the newest of the new history, and the room restarts (a `reset` event).
+   */
+  reset?: true;
+}
+
+/** A room's history started over (its stored history was lost or replaced). */
+export interface ResetEvent {
+  room: string;
+  /** The new history's epoch; null from a server without epochs. */
+  epoch: string | null;
+  previousEpoch: string | null;
+  /** The last seq delivered in the old history. */
+  previousSeq: number | null;
 }
 
 export interface PendingSend {
@@ -154,6 +174,7 @@ export interface ChatClientEvents {
   typing: (event: TypingEvent) => void;
   presence: (event: PresenceEvent) => void;
   members: (event: MembersEvent) => void;
+  reset: (event: ResetEvent) => void;
   status: (status: Status) => void;
   error: (error: ChatError | Error) => void;
 }
@@ -182,6 +203,7 @@ export declare class ChatClient extends Emitter<ChatClientEvents> {
   members(room: string): User[];
   typingUsers(room: string): User[];
   lastSeq(room: string): number | null;
+  epoch(room: string): string | null;
   pending(room?: string): PendingSend[];
   edit(room: string, seq: number, text: string): Promise<ChangeEntry>;
   delete(room: string, seq: number): Promise<ChangeEntry>;
@@ -201,12 +223,18 @@ export declare class ChatError extends Error {
 }
 
 export declare class RoomTimeline {
-  constructor(deliver: (message: Entry) => void);
+  constructor(deliver: (message: Entry) => void, options?: { onNewEpoch?: (epoch: string) => void });
   last: number | null;
+  epoch: string | null;
   readonly hasGap: boolean;
   readonly firstHeld: number | null;
-  start(seq: number): void;
+  start(seq: number, epoch?: string): void;
+  adopt(epoch: string | undefined): void;
+  restart(epoch: string | null, seq: number): void;
+  foreignEpochs(): string[];
+  dropForeign(epochs: string[]): void;
   skipTo(seq: number): void;
+  ingest(messages: Entry[], gap?: boolean): void;
   accept(message: Entry): boolean;
 }
 
@@ -216,6 +244,7 @@ export declare class MemberSet {
   beginSync(): void;
   finishSync(members: User[]): void;
   abandonSync(): boolean;
+  replace(members: User[]): void;
   apply(event: { user: User; status: "joined" | "left" }): boolean;
 }
 
@@ -239,6 +268,8 @@ export declare const constants: {
   readonly EVENT_CHATIO_ERROR: "chatio_error";
   readonly EVENT_REACTION: "reaction";
   readonly EVENT_RECEIPTS: "receipts";
+  readonly EVENT_MEMBERS: "members";
+  readonly EVENT_TYPISTS: "typists";
   readonly KIND_EDIT: "edit";
   readonly KIND_DELETE: "delete";
   readonly INVALID_PAYLOAD: "INVALID_PAYLOAD";

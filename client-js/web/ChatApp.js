@@ -48,6 +48,7 @@ export class ChatApp {
     c.on("receipts", ({ room, reads }) => this.#onReceipts(room, reads));
     c.on("status", (status) => this.badge.show(status));
     c.on("message", (message) => this.#onMessage(message));
+    c.on("reset", ({ room }) => this.#onReset(room));
     c.on("members", ({ room }) => room === this.active && this.presence.members(c.members(room)));
     c.on("typing", ({ room }) => room === this.active && this.presence.typing(c.typingUsers(room)));
     c.on("error", (error) => {
@@ -79,7 +80,7 @@ export class ChatApp {
     if (!this.rooms.has(name)) {
       this.rooms.set(name, {
         messages: [], pending: new Map(), unread: 0, noOlder: false, loadingOlder: false,
-        dividerAfter: null, readers: new Map(),
+        dividerAfter: null, readers: new Map(), restarted: false,
       });
       this.client.join(name).then(() => this.#joined(name), (error) => {
         if (error.code === CLIENT_CLOSED || error.code === ROOM_LEFT) return;
@@ -149,6 +150,8 @@ export class ChatApp {
     } finally {
       room.loadingOlder = false;
     }
+    // The room's history started over: the reset event reloads it.
+    if (page.reset) return;
     // Pages hold messages in their current state; change entries are only news.
     const older = page.messages.filter((m) => !m.kind);
     room.messages.unshift(...older);
@@ -167,6 +170,18 @@ export class ChatApp {
       this.messages.append(message, room);
       this.#markRead(message.room);
     }
+  }
+
+  /** The room's history started over: its old messages are gone, the new ones follow. */
+  #onReset(name) {
+    const room = this.rooms.get(name);
+    if (!room) return;
+    room.messages = [];
+    room.readers.clear();
+    room.noOlder = false;
+    room.dividerAfter = null;
+    room.restarted = true;
+    if (name === this.active) this.messages.show(room);
   }
 
   async #joined(name) {

@@ -15,15 +15,17 @@ export class MessageView {
     this.pendingList = byId("pending");
     this.older = byId("older");
     this.olderNote = byId("older-note");
+    this.resetNote = byId("reset-note");
     this.scroller = byId("scroller");
     this.me = null;
     this.actions = { react() {}, edit() {}, remove() {} };
     this.older.addEventListener("click", () => onOlder());
   }
 
-  /** Shows a whole room: `{messages, pending}`. */
+  /** Shows a whole room: `{messages, pending, restarted}`. */
   show(room) {
     this.olderNotice("");
+    this.resetNote.hidden = !room.restarted;
     this.list.replaceChildren(...room.messages.map((m) => this.#item(m)));
     this.decorate(room);
     this.renderPending(room);
@@ -73,6 +75,7 @@ export class MessageView {
 
   clear() {
     this.olderNotice("");
+    this.resetNote.hidden = true;
     this.list.replaceChildren();
     this.pendingList.replaceChildren();
     this.older.hidden = true;
