@@ -7,8 +7,9 @@ end; this index answers that without a script that spans slots.
 
 The index is ``buckets`` sorted sets ``<base>:{<base>:<n>}:rooms`` (a room
 goes to bucket ``crc32(room) % buckets``) scoring each room no later than
-its earliest deadline, plus a hash ``<base>:{<base>:<n>}:marks`` counting
-the marks of each room. A writer first changes the room (one script in the
+its earliest deadline, plus a hash ``<base>:{<base>:<n>}:marks`` holding
+each room's last mark, numbered by the bucket's counter
+``<base>:{<base>:<n>}:marked``. A writer first changes the room (one script in the
 room's slot), then ``mark``s the deadline it got. A sweeper takes ``due``
 rooms, runs the room's own expiry script, and ``settle``s the room with the
 room's next deadline; ``settle`` only applies when no mark came in between,
@@ -25,10 +26,12 @@ from .redis_client import RedisClient
 
 DEFAULT_BUCKETS = 8
 
-# KEYS: rooms, marks; ARGV: now (unused), room, deadline
-MARK_SCRIPT = """
-redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[2])
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+# KEYS: rooms, marks, mark counter; ARGV: now, room, deadline, or empty and a delay
+# from now
+MARK_SCRIPT = NOW_AND_PAIRS + """
+local at = tonumber(ARGV[3]) or (now + tonumber(ARGV[4]))
+redis.call('ZADD', KEYS[1], 'LT', num(at), ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], redis.call('INCR', KEYS[3]))
 return 1
 """
 
@@ -77,9 +80,11 @@ class DueRooms:
         self._settle = client.register_script(SETTLE_SCRIPT)
 
     def keys(self, bucket: int) -> list[str]:
-        """The two keys of ``bucket``: its sorted set and its mark counts."""
+        """The keys of ``bucket``: its sorted set, each room's last mark,
+        and the bucket's mark counter."""
         tag = f"{{{self._base}:{bucket}}}"
-        return [f"{self._base}:{tag}:rooms", f"{self._base}:{tag}:marks"]
+        return [f"{self._base}:{tag}:rooms", f"{self._base}:{tag}:marks",
+                f"{self._base}:{tag}:marked"]
 
     def bucket_of(self, room: str) -> int:
         return zlib.crc32(room.encode()) % self._buckets
@@ -87,7 +92,15 @@ class DueRooms:
     async def mark(self, room: str, deadline: float) -> None:
         """Something in ``room`` falls due at ``deadline`` (or later)."""
         await self._mark(keys=self.keys(self.bucket_of(room)),
-                         args=["", room, _num(deadline)])
+                         args=[self._now(), room, _num(deadline), ""])
+
+    async def mark_in(self, room: str, delay: float) -> None:
+        """Something in ``room`` may fall due ``delay`` seconds from now
+        (by this index's clock): call it before the room's own change, so
+        that a writer that dies right after that change leaves the room
+        indexed."""
+        await self._mark(keys=self.keys(self.bucket_of(room)),
+                         args=[self._now(), room, "", _num(delay)])
 
     async def due(self, limit: int) -> list[tuple[str, str]]:
         """Up to ``limit`` rooms due now, each with the mark count to pass
