@@ -92,6 +92,11 @@ class QueueingRedisCluster(RedisCluster):
             raise redis.exceptions.TimeoutError(
                 "no free Redis Cluster connection") from exc
         try:
+            if self._initialize:
+                # Load the slot map before the command is routed: a command
+                # routed by the seed nodes while another loads the map finds
+                # its connection closed under it.
+                await self.initialize()
             return await super().execute_command(*args, **kwargs)
         finally:
             self._slots.release()
