@@ -377,6 +377,40 @@ async def test_redis_node_swept_while_alive_is_told_to_reregister(
     assert await other.members("r") == [ANN]
 
 
+async def test_redis_a_late_sweep_spares_what_the_node_reregistered(
+        make_node: Callable[..., RedisPresenceStore]) -> None:
+    # batch=1: each expire call sweeps one socket, so the sweep of "slow"
+    # is still under way when it comes back.
+    slow, other = make_node("slow"), make_node("other", batch=1)
+    await slow.heartbeat("slow")
+    await slow.reregister("slow", [])
+    rooms = ["r1", "r2", "r3"]
+    for room in rooms:
+        await slow.add(room, ANN, f"c-{room}", "slow")
+
+    async def sweep_started() -> bool:
+        await other.heartbeat("other")
+        await other.expire()
+        return sum([await other.is_connected(room, "ann")
+                    for room in rooms]) < len(rooms)
+
+    await eventually(sweep_started)
+    # Back, slow learns it was swept and re-registers under a new
+    # generation, while the old one's sweep goes on.
+    assert await slow.heartbeat("slow") is True
+    await slow.reregister("slow", [Connection(room, ANN, f"c-{room}", "slow")
+                                   for room in rooms])
+    departed = []
+    for _ in range(2 * len(rooms)):
+        await slow.heartbeat("slow")
+        await other.heartbeat("other")
+        departed += await other.expire()
+    for room in rooms:
+        assert await other.is_connected(room, "ann"), room
+        assert await other.members(room) == [ANN]
+    assert departed == []
+
+
 async def test_redis_outage_longer_than_the_ttl_declares_no_node_dead(
         make_node: Callable[..., RedisPresenceStore], clock: FakeClock) -> None:
     # Redis keeps its clock while the nodes cannot reach it; the fake clock
