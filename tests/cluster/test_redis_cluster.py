@@ -1,13 +1,16 @@
 """Nodes whose every store is on a real Redis Cluster (three masters
-started by the test): chat across nodes, and what a killed master does to
-the rooms in its slots, with and without a replica to promote."""
+started by the test): chat across in-process nodes, and what a kill -9 of
+a master does to the rooms in its slots under a ``chatio serve`` process,
+with and without a replica to promote."""
 from __future__ import annotations
 
 import asyncio
 import time
 
+import pytest
+
 from chatio.constants import UNAVAILABLE
-from support import assert_error, assert_ok
+from support import ChatioProcess, assert_error, assert_ok
 
 # How long a room may answer UNAVAILABLE once its master is back or its
 # replica promoted.
@@ -29,6 +32,29 @@ async def test_messages_reach_sockets_on_every_node(
     reply = assert_ok(await bob.send("lobby", "hello from b"))["message"]
     assert await alice.next("message") == reply
     assert (sent["seq"], reply["seq"]) == (1, 2)
+
+
+@pytest.fixture
+async def serve_on(tmp_path, secret, redis_prefix):
+    """``await serve_on(redis_cluster)``: a ``chatio serve`` process with
+    ``CHATIO_REDIS_URL`` naming the cluster; killed when the test ends."""
+    started: list[ChatioProcess] = []
+
+    async def start(cluster) -> ChatioProcess:
+        node_id = f"node-{len(started) + 1}"
+        node = ChatioProcess({
+            "CHATIO_REDIS_URL": cluster.url,
+            "CHATIO_REDIS_PREFIX": redis_prefix,
+            "CHATIO_SECRET": secret,
+            "CHATIO_NODE_ID": node_id,
+            "CHATIO_DATA_DIR": str(tmp_path / node_id / "data"),
+            "CHATIO_RATE_MESSAGES": "0",
+        }, tmp_path / node_id / "logs")
+        started.append(node)
+        return await node.start()
+    yield start
+    for node in started:
+        node.kill()
 
 
 async def send(client, room: str, n: int) -> dict:
@@ -62,13 +88,13 @@ async def assert_history_is(client, room: str, acked: list[dict]) -> None:
 
 
 async def test_a_dead_master_fails_only_its_rooms_and_they_heal_when_it_returns(
-        make_redis_cluster, start_node, connect):
+        make_redis_cluster, serve_on, connect):
     cluster = make_redis_cluster()
     seed = cluster.nodes[0]  # pub/sub subscribes here: keep it up
     victim = next(m for m in cluster.current_masters() if m is not seed)
     lost = cluster.name_served_by(victim, "lost-{}")
     kept = cluster.name_served_by(seed, "kept-{}")
-    node = await start_node(cluster)
+    node = await serve_on(cluster)
     alice = await connect(node, "alice")
     acked: dict[str, list[dict]] = {lost: [], kept: []}
     for room in (lost, kept):
@@ -99,12 +125,12 @@ async def test_a_dead_master_fails_only_its_rooms_and_they_heal_when_it_returns(
 
 
 async def test_a_promoted_replica_takes_over_a_dead_masters_rooms(
-        make_redis_cluster, start_node, connect):
+        make_redis_cluster, serve_on, connect):
     cluster = make_redis_cluster(replicas=1)
     seed = cluster.nodes[0]
     victim = next(m for m in cluster.current_masters() if m is not seed)
     room = cluster.name_served_by(victim, "moved-{}")
-    node = await start_node(cluster)
+    node = await serve_on(cluster)
     alice = await connect(node, "alice")
     assert_ok(await alice.join(room))
     acked = [assert_ok(await send(alice, room, n))["message"]
