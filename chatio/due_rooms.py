@@ -18,6 +18,7 @@ once more than needed, never forgotten.
 """
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Callable
 
@@ -103,18 +104,19 @@ class DueRooms:
                          args=[self._now(), room, "", _num(delay)])
 
     async def due(self, limit: int) -> list[tuple[str, str]]:
-        """Up to ``limit`` rooms due now, each with the mark count to pass
-        to ``settle``, over every bucket."""
+        """Up to ``limit`` rooms due now, each with the mark to pass to
+        ``settle``, over every bucket (asked at once)."""
+        replies = await asyncio.gather(*(
+            self._due(keys=self.keys(bucket), args=[self._now(), limit])
+            for bucket in range(self._buckets)), return_exceptions=True)
         found: list[tuple[str, str]] = []
-        for bucket in range(self._buckets):
-            if len(found) >= limit:
-                break
-            flat = await self._due(keys=self.keys(bucket),
-                                   args=[self._now(), limit - len(found)])
+        for flat in replies:
+            if isinstance(flat, BaseException):
+                raise flat
             texts = [_text(v) for v in flat]
             found += [(texts[i], texts[i + 1])
                       for i in range(0, len(texts), 2)]
-        return found
+        return found[:limit]
 
     async def settle(self, room: str, marks: str,
                      next_deadline: float | None) -> None:
