@@ -1,8 +1,9 @@
 """Fixtures for cluster tests: in-process nodes sharing a real Redis.
 
 ``start_node(redis)`` starts one more node that uses ``redis`` (a
-``RedisServer``) under this test's key prefix. Use the session's
-``redis_server`` unless the test kills Redis (then ``own_redis_server``).
+``RedisServer`` or a ``RedisClusterServer``) under this test's key prefix.
+Use the session's ``redis_server`` (or ``redis_cluster``) unless the test
+kills Redis (then ``own_redis_server`` or ``make_redis_cluster``).
 """
 from __future__ import annotations
 

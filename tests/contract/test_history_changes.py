@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from chatio.constants import MAX_REACTIONS_PER_MESSAGE
 from chatio.errors import Forbidden, NotFound, TooManyReactions

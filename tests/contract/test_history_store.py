@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from chatio.errors import Unavailable
 from chatio.store import Change, Draft, HistoryStore

@@ -12,7 +12,6 @@ import redis.asyncio as aioredis
 from support import RedisServer
 from support.clock import FakeClock
 from support.redis_cluster import RedisClusterServer
-from support.redis_contents import admin_client
 
 from chatio.errors import Unavailable
 from chatio.presence import Departure, Member, MemoryPresenceStore, PresenceStore

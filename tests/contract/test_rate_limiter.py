@@ -15,7 +15,6 @@ from chatio.settings import Rate
 from support import RedisServer
 from support.clock import FakeClock
 from support.redis_cluster import RedisClusterServer
-from support.redis_contents import admin_client
 from chatio.redis_client import new_client
 
 MakeLimiter = Callable[[Rate], RateLimiter]
