@@ -12,7 +12,10 @@ Job = Callable[[], Awaitable[None]]
 
 async def sweep_forever(jobs: Sequence[Job], interval: float) -> None:
     """Run every job each ``interval`` seconds; a failing job is logged and
-    the loop carries on."""
+    the loop carries on. A cancellation ends the loop even when a job
+    swallowed it (a Redis client may turn a cancel that meets its own
+    timeout into a timeout error, which the job then handles)."""
+    task = asyncio.current_task()
     while True:
         await asyncio.sleep(interval)
         for job in jobs:
@@ -22,6 +25,8 @@ async def sweep_forever(jobs: Sequence[Job], interval: float) -> None:
                 raise
             except Exception:
                 log.exception("sweep job failed")
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
 
 
 def sweep_interval(*periods: float) -> float:

@@ -1,8 +1,9 @@
 """Fixtures for cluster tests: in-process nodes sharing a real Redis.
 
 ``start_node(redis)`` starts one more node that uses ``redis`` (a
-``RedisServer``) under this test's key prefix. Use the session's
-``redis_server`` unless the test kills Redis (then ``own_redis_server``).
+``RedisServer`` or a ``RedisClusterServer``) under this test's key prefix.
+Use the session's ``redis_server`` (or ``redis_cluster``) unless the test
+kills Redis (then ``own_redis_server`` or ``make_redis_cluster``).
 """
 from __future__ import annotations
 
@@ -54,12 +55,14 @@ def aof_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 async def start_cluster(tmp_path: Path) -> AsyncIterator[
         Callable[..., Awaitable[Cluster]]]:
     """``await start_cluster(CHATIO_PRESENCE_GRACE="1")``: a real cluster of
-    three ``chatio serve`` processes on their own AOF redis-server, with
-    the given settings on every node; stopped when the test ends."""
+    three ``chatio serve`` processes on their own AOF redis-server (with
+    ``redis_cluster=True``, on their own Redis Cluster of three masters),
+    with the given settings on every node; stopped when the test ends."""
     started: list[Cluster] = []
 
-    async def start(**env: str) -> Cluster:
-        cluster = Cluster(tmp_path / f"cluster-{len(started)}", env=env)
+    async def start(*, redis_cluster: bool = False, **env: str) -> Cluster:
+        cluster = Cluster(tmp_path / f"cluster-{len(started)}", env=env,
+                          redis_cluster=redis_cluster)
         started.append(cluster)
         return await cluster.start()
     try:

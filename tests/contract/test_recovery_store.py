@@ -6,20 +6,22 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from chatio.recovery import MemoryRecoveryStore, RecoveryStore
 from chatio.recovery.redis import RedisRecoveryStore
 from chatio.recovery.snapshot import load_snapshot, save_snapshot
+from chatio.redis_client import new_client
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[RecoveryStore]:
     if request.param == "memory":
         yield MemoryRecoveryStore()
         return
-    server = request.getfixturevalue("redis_server")
-    client = aioredis.Redis.from_url(server.url)
+    # One redis-server, then a Redis Cluster, as a cluster's nodes use it.
+    server = request.getfixturevalue(
+        "redis_server" if request.param == "redis" else "redis_cluster")
+    client = new_client(server.url)
     try:
         yield RedisRecoveryStore(client, request.getfixturevalue("redis_prefix"))
     finally:
