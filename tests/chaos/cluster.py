@@ -1,0 +1,118 @@
+"""The chaos run's cluster: Redis with its append-only file, chatio nodes on
+fixed ports, and nginx in front of them, each part free to be killed,
+stopped, stalled and started again."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import secrets
+import signal
+from pathlib import Path
+
+from support.net import free_port
+from support.nginx import NginxProcess, require_nginx
+from support.process import ChatioProcess
+from support.redis_server import RedisServer, require_redis_server
+
+HOST = "127.0.0.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """Short heartbeats and presence timings, so that the run converges
+    quickly after each fault (seconds)."""
+
+    ping_interval: float = 4
+    ping_timeout: float = 4
+    presence_ttl: float = 6
+    presence_grace: float = 2
+    shutdown_timeout: float = 5
+
+    def env(self) -> dict[str, str]:
+        return {"CHATIO_PING_INTERVAL": f"{self.ping_interval:g}",
+                "CHATIO_PING_TIMEOUT": f"{self.ping_timeout:g}",
+                "CHATIO_PRESENCE_TTL": f"{self.presence_ttl:g}",
+                "CHATIO_PRESENCE_GRACE": f"{self.presence_grace:g}",
+                "CHATIO_SHUTDOWN_TIMEOUT": f"{self.shutdown_timeout:g}"}
+
+
+class ChaosCluster:
+    """``nodes`` chatio processes sharing one Redis, behind one nginx."""
+
+    def __init__(self, workdir: Path, *, nodes: int = 3,
+                 appendfsync: str = "always",  # or everysec, or off: no AOF
+                 timings: Timings = Timings()) -> None:
+        self.workdir = Path(workdir)
+        self.timings = timings
+        self.secret = secrets.token_urlsafe(32)
+        self.api_key = secrets.token_urlsafe(24)
+        self.prefix = "chaos-" + secrets.token_hex(4)
+        self.appendfsync = appendfsync
+        persistence = (["--appendonly", "no"] if appendfsync == "off" else
+                       ["--appendonly", "yes", "--appendfsync", appendfsync])
+        self.redis = RedisServer(self.workdir / "redis", require_redis_server(),
+                                 persistence)
+        self.nodes: list[ChatioProcess] = []
+        for index in range(1, nodes + 1):
+            node_id = f"node-{index}"
+            self.nodes.append(ChatioProcess(
+                {}, self.workdir / node_id / "logs", port=free_port(HOST)))
+        self.nginx = NginxProcess(self.workdir / "nginx",
+                                  [f"{HOST}:{node.port}" for node in self.nodes],
+                                  executable=require_nginx())
+
+    @property
+    def url(self) -> str:
+        """Where users connect: nginx."""
+        return self.nginx.url
+
+    def name(self, node: ChatioProcess) -> str:
+        return f"node-{self.nodes.index(node) + 1}"
+
+    def node_env(self, node_id: str) -> dict[str, str]:
+        return {"CHATIO_REDIS_URL": self.redis.url,
+                "CHATIO_REDIS_PREFIX": self.prefix,
+                "CHATIO_SECRET": self.secret,
+                "CHATIO_API_KEY": self.api_key,
+                "CHATIO_NODE_ID": node_id,
+                "CHATIO_DATA_DIR": str(self.workdir / node_id / "data"),
+                "CHATIO_TRUSTED_PROXIES": HOST,
+                "LOG_LEVEL": "info",
+                **self.timings.env()}
+
+    async def start(self) -> ChaosCluster:
+        await asyncio.to_thread(self.redis.start)
+        for node in self.nodes:
+            node.env.update(self.node_env(self.name(node)))
+        await asyncio.gather(*(node.start() for node in self.nodes))
+        await asyncio.to_thread(self.nginx.start)
+        return self
+
+    async def stop(self) -> None:
+        """Everything down: nginx, the nodes (gracefully), then Redis."""
+        self.nginx.stop()
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                os.kill(node.proc.pid, signal.SIGCONT)
+        await asyncio.gather(*(node.terminate() for node in self.nodes
+                               if node.running), return_exceptions=True)
+        await asyncio.to_thread(self.redis.stop)
+
+    @staticmethod
+    def stall(node: ChatioProcess) -> None:
+        """SIGSTOP: the node holds its sockets but answers nothing."""
+        assert node.proc is not None
+        os.kill(node.proc.pid, signal.SIGSTOP)
+
+    @staticmethod
+    def resume(node: ChatioProcess) -> None:
+        assert node.proc is not None
+        os.kill(node.proc.pid, signal.SIGCONT)
+
+    async def restart_redis(self, down: float) -> None:
+        """kill -9 Redis, and start it again on its port after ``down``
+        seconds; it reloads its append-only file."""
+        await asyncio.to_thread(self.redis.kill)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(self.redis.start, 60.0)
