@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import random
 import secrets
 import signal
 from pathlib import Path
@@ -16,6 +17,89 @@ from support.process import ChatioProcess
 from support.redis_server import RedisServer, require_redis_server
 
 HOST = "127.0.0.1"
+REDIS_START_TIMEOUT = 60.0
+
+
+class SingleRedis:
+    """One ``redis-server``; its fault is kill -9 and a restart that
+    reloads the append-only file."""
+
+    def __init__(self, workdir: Path, appendfsync: str) -> None:
+        persistence = (["--appendonly", "no"] if appendfsync == "off" else
+                       ["--appendonly", "yes", "--appendfsync", appendfsync])
+        self.server = RedisServer(workdir, require_redis_server(), persistence)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def describe(self) -> str:
+        return "one Redis"
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def running(self) -> bool:
+        return self.server.running
+
+    def revive(self) -> None:
+        if not self.server.running:
+            self.server.start(REDIS_START_TIMEOUT)
+
+    async def restart(self, down: float, rng: random.Random) -> str:
+        await asyncio.to_thread(self.server.kill)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(self.server.start, REDIS_START_TIMEOUT)
+        return f"kill -9 Redis, down {down:g} s"
+
+
+class ClusteredRedis:
+    """A Redis Cluster of three masters without replicas; its fault is
+    kill -9 of one master and its restart (same port, node id and append-only
+    file), after which the cluster must be whole again."""
+
+    def __init__(self, workdir: Path, appendfsync: str) -> None:
+        from support.redis_cluster import RedisClusterServer
+        if appendfsync == "off":
+            raise ValueError("a Redis Cluster runs with its append-only file")
+        self.cluster = RedisClusterServer(
+            workdir, masters=3, replicas=0,
+            extra_args=["--appendfsync", appendfsync])
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    def describe(self) -> str:
+        return "a Redis Cluster of 3 masters"
+
+    def start(self) -> None:
+        self.cluster.start()
+
+    def stop(self) -> None:
+        for node in self.cluster.nodes:
+            node.stop()
+
+    def running(self) -> bool:
+        return all(node.running for node in self.cluster.nodes)
+
+    def revive(self) -> None:
+        for node in self.cluster.nodes:
+            if not node.running:
+                self.cluster.restart(node, REDIS_START_TIMEOUT)
+        self.cluster.wait_ok(REDIS_START_TIMEOUT)
+
+    async def restart(self, down: float, rng: random.Random) -> str:
+        index = rng.randrange(len(self.cluster.nodes))
+        node = self.cluster.nodes[index]
+        await asyncio.to_thread(self.cluster.kill, node)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(self.cluster.restart, node, REDIS_START_TIMEOUT)
+        await asyncio.to_thread(self.cluster.wait_ok, REDIS_START_TIMEOUT)
+        return f"kill -9 Redis Cluster node {index + 1}, down {down:g} s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +126,7 @@ class ChaosCluster:
 
     def __init__(self, workdir: Path, *, nodes: int = 3,
                  appendfsync: str = "always",  # or everysec, or off: no AOF
+                 redis_cluster: bool = False,
                  timings: Timings = Timings()) -> None:
         self.workdir = Path(workdir)
         self.timings = timings
@@ -49,10 +134,9 @@ class ChaosCluster:
         self.api_key = secrets.token_urlsafe(24)
         self.prefix = "chaos-" + secrets.token_hex(4)
         self.appendfsync = appendfsync
-        persistence = (["--appendonly", "no"] if appendfsync == "off" else
-                       ["--appendonly", "yes", "--appendfsync", appendfsync])
-        self.redis = RedisServer(self.workdir / "redis", require_redis_server(),
-                                 persistence)
+        self.redis = (ClusteredRedis(self.workdir / "redis-cluster", appendfsync)
+                      if redis_cluster else
+                      SingleRedis(self.workdir / "redis", appendfsync))
         self.nodes: list[ChatioProcess] = []
         for index in range(1, nodes + 1):
             node_id = f"node-{index}"
@@ -109,10 +193,3 @@ class ChaosCluster:
     def resume(node: ChatioProcess) -> None:
         assert node.proc is not None
         os.kill(node.proc.pid, signal.SIGCONT)
-
-    async def restart_redis(self, down: float) -> None:
-        """kill -9 Redis, and start it again on its port after ``down``
-        seconds; it reloads its append-only file."""
-        await asyncio.to_thread(self.redis.kill)
-        await asyncio.sleep(down)
-        await asyncio.to_thread(self.redis.start, 60.0)

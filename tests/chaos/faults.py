@@ -78,8 +78,7 @@ class FaultScheduler:
                 await asyncio.sleep(down)
                 await node.start()
             elif kind == REDIS:
-                what = f"kill -9 Redis, down {down:g} s"
-                await self.cluster.restart_redis(down)
+                what = await self.cluster.redis.restart(down, self.rng)
             else:
                 seconds = round(self.rng.uniform(*self.stall_for), 1)
                 what = f"SIGSTOP {name} for {seconds:g} s"
@@ -101,8 +100,7 @@ class FaultScheduler:
 
     async def _revive(self) -> None:
         """Whatever a failed fault left down is started again."""
-        if not self.cluster.redis.running:
-            await asyncio.to_thread(self.cluster.redis.start, 60.0)
+        await asyncio.to_thread(self.cluster.redis.revive)
         for node in self.cluster.nodes:
             if node.proc is not None and node.proc.poll() is None:
                 self.cluster.resume(node)

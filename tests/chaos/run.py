@@ -7,7 +7,8 @@ starts Redis (append-only file, ``appendfsync always``), three chatio nodes
 and nginx on loopback, connects ``--users`` chatio-client users (one Node.js
 process) to a few shared rooms each, and lets them send with ``client_id``
 while faults strike at random for ``--duration`` seconds: kill -9 of a node,
-SIGTERM of a node, kill -9 of Redis, SIGSTOP of a node. Then the sends are
+SIGTERM of a node, kill -9 of Redis (of one master with
+``--redis-cluster``), SIGSTOP of a node. Then the sends are
 drained, one marker message per room makes every client catch up to the end
 of history, and it checks that:
 
@@ -76,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "runs Redis without persistence, to see the "
                              "check fail")
     parser.add_argument("--redis-cluster", action="store_true",
-                        help="Redis Cluster instead of one Redis (not yet working)")
+                        help="a Redis Cluster of three masters instead of one Redis")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="logs and state (default: a temporary directory, "
                              "kept when the run fails)")
@@ -101,11 +102,13 @@ def say(text: str) -> None:
 async def chaos(args: argparse.Namespace, workdir: Path) -> int:
     rng = random.Random(args.seed)
     timings = Timings()
-    cluster = ChaosCluster(workdir, appendfsync=args.appendfsync, timings=timings)
+    cluster = ChaosCluster(workdir, appendfsync=args.appendfsync,
+                           redis_cluster=args.redis_cluster, timings=timings)
     say(f"chaos: seed {args.seed}, {args.duration:g} s of faults "
         f"({', '.join(LABELS[k] for k in args.faults)}), {args.users} users "
-        f"in {args.rooms} rooms ({args.rooms_per_user} each), 3 nodes, one Redis "
-        f"(AOF, appendfsync {args.appendfsync}); logs in {workdir}")
+        f"in {args.rooms} rooms ({args.rooms_per_user} each), 3 nodes, "
+        f"{cluster.redis.describe()} (appendfsync {args.appendfsync}); "
+        f"logs in {workdir}")
     await cluster.start()
     driver: UsersDriver | None = None
     try:
@@ -242,9 +245,9 @@ def print_report(args: argparse.Namespace, faults: FaultScheduler,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.redis_cluster:
-        say("chaos: --redis-cluster is not yet working: chatio has no Redis "
-            "Cluster support on this branch yet")
+    if args.redis_cluster and args.appendfsync == "off":
+        say("chaos: --redis-cluster runs with the append-only file; "
+            "--appendfsync off is for one Redis")
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="chatio-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
