@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Entry = Mapping[str, Any]
+#: The author of the end markers the run publishes itself.
+MARKER_USER = "chaos-check"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +69,8 @@ def check_history(history: Mapping[str, Sequence[Entry]]) -> list[Finding]:
 def check_sends(history: Mapping[str, Sequence[Entry]],
                 sends: Iterable[Entry]) -> list[Finding]:
     """Every acked send is in history exactly once, by client_id and by id,
-    at the seq its ack gave; no send failed or stayed unacked."""
+    at the seq its ack gave; no send failed or stayed unacked; history holds
+    nothing that was not sent (but the run's end markers)."""
     findings: list[Finding] = []
     by_client: dict[tuple[str, str, str], list[Entry]] = {}
     by_id: dict[tuple[str, str], list[Entry]] = {}
@@ -79,6 +82,15 @@ def check_sends(history: Mapping[str, Sequence[Entry]],
                     (room, entry["user"], entry["client_id"]), []).append(entry)
             by_id.setdefault((room, entry["id"]), []).append(entry)
             by_text.setdefault((room, entry["text"]), []).append(entry)
+    sends = list(sends)
+    sent = {(send["room"], send["text"]) for send in sends}
+    for room, entries in sorted(history.items()):
+        for entry in entries:
+            if entry["user"] != MARKER_USER and (room, entry["text"]) not in sent:
+                findings.append(Finding(
+                    "unexpected", room,
+                    f"seq {entry['seq']} {entry['text']!r} of {entry['user']} "
+                    f"was never sent"))
     for send in sends:
         room, text = send["room"], send["text"]
         if send["status"] != "acked":

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from .checker import MARKER_USER
+
 PAGE = 200
 RETRY_FOR = 60.0
 
@@ -65,5 +67,5 @@ class ServerApi:
     async def publish(self, room: str, text: str, client_id: str) -> dict[str, Any]:
         answer = await self._call("POST", "/api/publish", json={
             "room": room, "text": text, "client_id": client_id,
-            "user": {"id": "chaos-check"}})
+            "user": {"id": MARKER_USER}})
         return answer["message"]

@@ -188,6 +188,8 @@ async def verify(args: argparse.Namespace, driver: UsersDriver, api: ServerApi,
         "delivered": sum(len(view) for rooms_ in report["views"].values()
                          for view in rooms_.values()),
         "stored": sum(len(entries) for entries in history.values()),
+        "expected_deliveries": sum(len(history[room]) for user_rooms in
+                                   report["rooms"].values() for room in user_rooms),
         "reconnects": report["reconnects"],
         "errors": report["errors"],
         "presence_window": window,
@@ -224,7 +226,8 @@ def print_report(args: argparse.Namespace, faults: FaultScheduler,
     say(f"  messages: {figures['sent']} sent, {figures['acked']} acked, "
         f"{figures['failed']} failed, {figures['pending']} never answered; "
         f"{figures['stored']} stored (with {args.rooms} end markers); "
-        f"{figures['delivered']} delivered to the users' views")
+        f"{figures['delivered']} delivered to the users' views (history holds "
+        f"{figures['expected_deliveries']} for them)")
     say(f"  client reconnects: {figures['reconnects']}; client errors: "
         f"{json.dumps(figures['errors'], sort_keys=True)}")
     converged = figures["presence_converged"]

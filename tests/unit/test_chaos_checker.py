@@ -71,7 +71,7 @@ def test_a_hole_in_history_seqs_is_reported() -> None:
 def test_an_ack_that_disagrees_with_history_is_a_mismatch() -> None:
     history = {"r": [entry(1), entry(2)]}
     send = {**acked(2), "seq": 5}
-    assert kinds(check_sends(history, [send])) == ["mismatch"]
+    assert kinds(check_sends(history, [acked(1), send])) == ["mismatch"]
 
 
 def test_sends_that_failed_or_never_got_an_ack_are_reported() -> None:
@@ -118,3 +118,11 @@ def test_presence_names_absent_stale_and_doubled_users() -> None:
     assert "['u3']" in findings[0].detail
     assert "['ghost']" in findings[1].detail
     assert "u2=2" in findings[2].detail
+
+
+def test_a_stored_message_nobody_sent_is_unexpected() -> None:
+    history = {"r": [entry(1), entry(2, text="from nowhere"),
+                     entry(3, user="chaos-check", text="end marker")]}
+    findings = check_sends(history, [acked(1)])
+    assert kinds(findings) == ["unexpected"]
+    assert "seq 2 'from nowhere' of u1 was never sent" in findings[0].detail
