@@ -50,6 +50,9 @@ DRAIN_TIMEOUT = 180.0
 CATCH_UP_TIMEOUT = 90.0
 # Beyond TTL + grace: a stalled socket is noticed within a heartbeat.
 PRESENCE_SLACK = 5.0
+# How much of an error the console gets; the rest is in the logs.
+ERROR_LINES = 4
+ERROR_CHARS = 1200
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -77,7 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "runs Redis without persistence, to see the "
                              "check fail")
     parser.add_argument("--redis-cluster", action="store_true",
-                        help="a Redis Cluster of three masters instead of one Redis")
+                        help="a Redis Cluster of three masters instead of one "
+                             "Redis (not yet working: the nodes' fan-out does "
+                             "not speak Redis Cluster yet)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="logs and state (default: a temporary directory, "
                              "kept when the run fails)")
@@ -109,9 +114,9 @@ async def chaos(args: argparse.Namespace, workdir: Path) -> int:
         f"in {args.rooms} rooms ({args.rooms_per_user} each), 3 nodes, "
         f"{cluster.redis.describe()} (appendfsync {args.appendfsync}); "
         f"logs in {workdir}")
-    await cluster.start()
     driver: UsersDriver | None = None
     try:
+        await cluster.start()
         specs = plan_users(rng, cluster.secret, users=args.users, rooms=args.rooms,
                            rooms_per_user=args.rooms_per_user,
                            polling_share=args.polling_share)
@@ -246,6 +251,15 @@ def print_report(args: argparse.Namespace, faults: FaultScheduler,
         say(f"    {finding}")
 
 
+def brief(exc: BaseException) -> str:
+    """The first lines of an error (a node's start failure quotes its logs)."""
+    lines = f"{type(exc).__name__}: {exc}".splitlines()
+    text = "\n".join(lines[:ERROR_LINES])
+    if len(text) > ERROR_CHARS:
+        text = text[:ERROR_CHARS] + "..."
+    return text + ("\n  (more in the logs)" if len(lines) > ERROR_LINES else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.redis_cluster and args.appendfsync == "off":
@@ -261,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # pytest's skip/fail from the fixtures too
         if isinstance(exc, SystemExit):
             raise
-        say(f"chaos: the run could not complete: {exc!r}")
+        say(f"chaos: the run could not complete: {brief(exc)}")
         say(f"chaos: logs kept in {workdir}")
         return 2
     if code == 0 and args.workdir is None:
