@@ -46,7 +46,8 @@ client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
 
 test: test-python test-js test-client
 
-test-python: install system-deps js-deps
+# tests/cluster/test_chaos_short.py drives client-js's library.
+test-python: install system-deps js-deps client-deps
 	bash .ci/system-deps redis nginx ss
 	$(BIN)/python -m pytest -q
 
