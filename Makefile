@@ -3,7 +3,7 @@
 # with a Node.js socket.io server (neither is part of `make test`), `make fuzz`
 # sends one node 100,000 hostile packets (`make test` runs 20,000 of them),
 # `make chaos` runs a cluster under random faults for 10 minutes and checks
-# that nothing was lost (not part of `make test`).
+# that nothing was lost (`make test` runs a one-minute version).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
