@@ -43,6 +43,7 @@ from chaos.checker import (Finding, check_history, check_presence, check_sends,
                            check_views)
 from chaos.cluster import ChaosCluster, Timings
 from chaos.faults import KINDS, LABELS, FaultScheduler
+from chaos.logs import node_errors
 from chaos.observe import ServerApi
 from chaos.users import UsersDriver, plan_users
 
@@ -74,6 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gap", type=float, nargs=2, default=(5, 15),
                         metavar=("MIN", "MAX"),
                         help="seconds between faults (default 5 15)")
+    parser.add_argument("--stall", type=float, nargs=2, default=(2, 12),
+                        metavar=("MIN", "MAX"),
+                        help="seconds a stalled node stays stopped (default 2 12)")
+    parser.add_argument("--down", type=float, nargs=2, default=(0.5, 3),
+                        metavar=("MIN", "MAX"),
+                        help="seconds a killed or stopped process stays down "
+                             "(default 0.5 3)")
     parser.add_argument("--appendfsync", choices=("always", "everysec", "off"),
                         default="always",
                         help="Redis's AOF fsync policy (default always); off "
@@ -132,7 +140,8 @@ async def chaos(args: argparse.Namespace, workdir: Path) -> int:
             return 2
         say(f"chaos: {started['joined']} users joined; sending and faulting")
         await driver.request("send", 30)
-        faults = FaultScheduler(cluster, rng, args.faults, gap=tuple(args.gap))
+        faults = FaultScheduler(cluster, rng, args.faults, gap=tuple(args.gap),
+                                down=tuple(args.down), stall=tuple(args.stall))
         began = time.monotonic()
         await faults.run(args.duration)
         say(f"chaos: faults over after {time.monotonic() - began:.0f} s; draining")
@@ -147,6 +156,7 @@ async def chaos(args: argparse.Namespace, workdir: Path) -> int:
         if driver is not None:
             await driver.close()
         await cluster.stop()
+    figures["node_errors"] = node_errors(workdir)
     print_report(args, faults, figures, findings)
     return 1 if findings else 0
 
@@ -235,6 +245,9 @@ def print_report(args: argparse.Namespace, faults: FaultScheduler,
         f"{figures['expected_deliveries']} for them)")
     say(f"  client reconnects: {figures['reconnects']}; client errors: "
         f"{json.dumps(figures['errors'], sort_keys=True)}")
+    errors = figures["node_errors"]
+    say(f"  node log lines at error level: {sum(errors.values())}"
+        + "".join(f"\n    {count:6d}  {what}" for what, count in errors.most_common(6)))
     converged = figures["presence_converged"]
     say("  presence: " + (f"matched the connected clients {converged:.1f} s after "
                           f"the check began (window {figures['presence_window']:g} s "
