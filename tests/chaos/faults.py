@@ -39,7 +39,8 @@ class FaultScheduler:
         self.log = log
         self.survived: Counter[str] = Counter()
         self.failures: list[str] = []
-        self.last_fault_end = time.monotonic()
+        #: Wall-clock time (``time.time()``) the last fault was recovered from.
+        self.last_fault_end = time.time()
         self._bag: list[str] = []
         self._started = time.monotonic()
 
@@ -93,10 +94,10 @@ class FaultScheduler:
                      f"{str(exc).splitlines()[0]}")
             await self._revive()
             return
-        self.last_fault_end = time.monotonic()
+        self.last_fault_end = time.time()
         self.survived[kind] += 1
         self.log(f"[{self._clock(began)}] {what}; back after "
-                 f"{self.last_fault_end - began:.1f} s")
+                 f"{time.monotonic() - began:.1f} s")
 
     async def _revive(self) -> None:
         """Whatever a failed fault left down is started again."""
@@ -106,7 +107,7 @@ class FaultScheduler:
                 self.cluster.resume(node)
             if not node.running:
                 await node.start()
-        self.last_fault_end = time.monotonic()
+        self.last_fault_end = time.time()
 
     def _clock(self, at: float) -> str:
         return f"{at - self._started:7.1f}s"

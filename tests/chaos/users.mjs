@@ -13,6 +13,7 @@
 //   {"cmd": "drain", "timeoutMs"}             stop sending, await every ack
 //   {"cmd": "await", "targets": {room: seq}, "timeoutMs"}
 //                                             until every view reaches target
+//   {"cmd": "status"}                         each user's status, the last connect
 //   {"cmd": "report", "path"}                 write what was recorded
 //   {"cmd": "close"}                          close every client and exit
 import fs from "node:fs";
@@ -61,6 +62,7 @@ class User {
     this.inflight = new Set();
     this.status = "offline";
     this.reconnects = 0;
+    this.connectedAt = 0;
     this.errors = {};
     this.timer = null;
     this.sending = false;
@@ -79,6 +81,7 @@ class User {
     });
     this.client.on("status", (status) => {
       if (status === "reconnecting" && this.status === "connected") this.reconnects += 1;
+      if (status === "connected") this.connectedAt = Date.now();
       this.status = status;
     });
     this.client.on("error", (error) => {
@@ -174,11 +177,18 @@ async function awaitTargets(targets, timeoutMs) {
   }
 }
 
+function statuses() {
+  return {
+    statuses: Object.fromEntries(users.map((user) => [user.id, user.status])),
+    lastConnectedAt: Math.max(0, ...users.map((user) => user.connectedAt)),
+  };
+}
+
 function report(path) {
   const data = {
     sends: users.flatMap((user) => user.sends),
     views: Object.fromEntries(users.map((user) => [user.id, user.views])),
-    statuses: Object.fromEntries(users.map((user) => [user.id, user.status])),
+    ...statuses(),
     rooms: Object.fromEntries(users.map((user) => [user.id, user.rooms])),
     reconnects: users.reduce((n, user) => n + user.reconnects, 0),
     errors: users.reduce((all, user) => {
@@ -198,6 +208,7 @@ const commands = {
   },
   drain: ({ timeoutMs }) => drain(timeoutMs),
   await: ({ targets, timeoutMs }) => awaitTargets(targets, timeoutMs),
+  status: () => statuses(),
   report: ({ path }) => report(path),
   close: () => {
     for (const user of users) {
