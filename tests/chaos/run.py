@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from chaos.checker import (Finding, check_history, check_presence, check_sends,
                            check_views)
 from chaos.cluster import ChaosCluster, Timings
 from chaos.faults import KINDS, LABELS, FaultScheduler
-from chaos.logs import node_errors
+from chaos.logs import chat_sockets, node_errors
 from chaos.observe import ServerApi
 from chaos.users import UsersDriver, plan_users
 
@@ -52,6 +53,8 @@ CATCH_UP_TIMEOUT = 90.0
 # Seconds beyond the bounds of presence_deadline: the sweeper's tick, a
 # heartbeat refresh, the harness's own polling.
 PRESENCE_SLACK = 3.0
+# Users whose sockets a presence finding explains from the nodes' logs.
+EXPLAINED_USERS = 5
 # How much of an error the console gets; the rest is in the logs.
 ERROR_LINES = 4
 ERROR_CHARS = 1200
@@ -159,6 +162,7 @@ async def chaos(args: argparse.Namespace, workdir: Path) -> int:
         await cluster.stop()
     figures["node_errors"] = node_errors(workdir)
     print_report(args, faults, figures, findings)
+    explain_presence(workdir, findings)
     return 1 if findings else 0
 
 
@@ -211,16 +215,21 @@ def presence_deadline(timings: Timings, last_fault_end: float,
     A dead node's entries go within TTL + grace of its death. A client that
     moved leaves its old socket behind when the old node never saw it go (a
     long-polling session that nginx routes elsewhere once the client's own
-    node is back): that socket ends with its heartbeat, ping interval + ping
-    timeout after the client's last request, and its user's entry a grace
-    later."""
+    node is back, a socket whose close the stalled node did not see): that
+    socket ends with its heartbeat, ping interval + ping timeout after the
+    client's last request or after its node resumed, and its user's entry a
+    grace later."""
     after_fault = last_fault_end + timings.presence_ttl + timings.presence_grace
     heartbeat = timings.ping_interval + timings.ping_timeout
-    after_move = last_connected + heartbeat + timings.presence_grace
+    # A stalled node's heartbeat timers stood still: they start again when
+    # it resumes, which is when the fault ended.
+    moved = max(last_connected, last_fault_end)
+    after_move = moved + heartbeat + timings.presence_grace
     if after_fault >= after_move:
-        why = (f"TTL + grace + {PRESENCE_SLACK:g} s after the last fault")
+        why = f"TTL + grace + {PRESENCE_SLACK:g} s after the last fault"
     else:
-        why = (f"heartbeat + grace + {PRESENCE_SLACK:g} s after the last reconnect")
+        why = (f"heartbeat + grace + {PRESENCE_SLACK:g} s after the last "
+               + ("reconnect" if last_connected > last_fault_end else "fault"))
     return why, max(after_fault, after_move) + PRESENCE_SLACK
 
 
@@ -289,6 +298,17 @@ def print_report(args: argparse.Namespace, faults: FaultScheduler,
         + "):")
     for finding in findings:
         say(f"    {finding}")
+
+
+def explain_presence(workdir: Path, findings: list[Finding]) -> None:
+    """For users presence got wrong: their /chat sockets as the nodes saw
+    them come and go."""
+    users = sorted({user for finding in findings if finding.kind.startswith("presence-")
+                    for user in re.findall(r"user-\d+", finding.detail)})
+    for user in users[:EXPLAINED_USERS]:
+        say(f"  {user}'s /chat sockets, as the nodes logged them:")
+        for line in chat_sockets(workdir, user):
+            say(f"    {line}")
 
 
 def brief(exc: BaseException) -> str:
