@@ -18,6 +18,9 @@ from support.redis_server import RedisServer, require_redis_server
 
 HOST = "127.0.0.1"
 REDIS_START_TIMEOUT = 60.0
+# Seconds a node may take to exit after SIGTERM: its shutdown timeout and
+# then some, on a loaded machine.
+STOP_TIMEOUT = 20.0
 
 
 class SingleRedis:
@@ -173,15 +176,21 @@ class ChaosCluster:
         await asyncio.to_thread(self.nginx.start)
         return self
 
-    async def stop(self) -> None:
-        """Everything down: nginx, the nodes (gracefully), then Redis."""
+    async def stop(self) -> list[str]:
+        """Everything down: nginx, the nodes (gracefully), then Redis; what
+        did not stop on SIGTERM (and was killed)."""
         self.nginx.stop()
-        for node in self.nodes:
-            if node.proc is not None and node.proc.poll() is None:
-                os.kill(node.proc.pid, signal.SIGCONT)
-        await asyncio.gather(*(node.terminate() for node in self.nodes
-                               if node.running), return_exceptions=True)
+        running = [node for node in self.nodes if node.running]
+        for node in running:
+            self.resume(node)
+        results = await asyncio.gather(
+            *(node.terminate(STOP_TIMEOUT) for node in running),
+            return_exceptions=True)
         await asyncio.to_thread(self.redis.stop)
+        return [f"{self.name(node)} did not exit within {STOP_TIMEOUT:g} s of "
+                f"SIGTERM (CHATIO_SHUTDOWN_TIMEOUT={self.timings.shutdown_timeout:g})"
+                for node, result in zip(running, results)
+                if isinstance(result, BaseException)]
 
     @staticmethod
     def stall(node: ChatioProcess) -> None:

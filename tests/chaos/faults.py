@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from .cluster import ChaosCluster
+from .cluster import STOP_TIMEOUT, ChaosCluster
 
 KILL = "kill"
 TERM = "term"
@@ -74,7 +74,7 @@ class FaultScheduler:
                 await asyncio.sleep(down)
                 await node.start()
             elif kind == TERM:
-                code = await node.terminate()
+                code = await node.terminate(STOP_TIMEOUT)
                 what = f"SIGTERM {name} (exit {code}), down {down:g} s"
                 await asyncio.sleep(down)
                 await node.start()

@@ -159,7 +159,8 @@ async def chaos(args: argparse.Namespace, workdir: Path) -> int:
     finally:
         if driver is not None:
             await driver.close()
-        await cluster.stop()
+        stuck = await cluster.stop()
+    findings += [Finding("shutdown-hang", "*", problem) for problem in stuck]
     figures["node_errors"] = node_errors(workdir)
     print_report(args, faults, figures, findings)
     explain_presence(workdir, findings)
