@@ -1,7 +1,9 @@
 # chatio: `make run` starts one node, `make test` runs every test,
 # `make bench` measures cluster fan-out, `make bench-node` compares one node
 # with a Node.js socket.io server (neither is part of `make test`), `make fuzz`
-# sends one node 100,000 hostile packets (`make test` runs 20,000 of them).
+# sends one node 100,000 hostile packets (`make test` runs 20,000 of them),
+# `make chaos` runs a cluster under random faults for 10 minutes and checks
+# that nothing was lost (`make test` runs a one-minute version).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +15,7 @@ JAVA_PUPPET := $(JAVA_TESTS)/target/chatio-java-puppet.jar
 BENCH := bench
 CLIENT_JS := client-js
 
-.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench bench-node fuzz clean
+.PHONY: run cluster test install system-deps js-deps client-deps test-python test-js test-client bench-deps bench bench-node fuzz chaos clean
 
 $(BIN)/chatio: setup.cfg pyproject.toml
 	bash .ci/system-deps python
@@ -56,7 +58,8 @@ client-deps: $(CLIENT_JS)/node_modules/.package-lock.json
 
 test: test-python test-js test-client
 
-test-python: install system-deps js-deps java-deps
+# tests/cluster/test_chaos_short.py drives client-js's library.
+test-python: install system-deps js-deps java-deps client-deps
 	bash .ci/system-deps redis nginx ss
 	$(BIN)/python -m pytest -q
 
@@ -83,6 +86,12 @@ bench-node: install system-deps bench-deps
 # Seeded; FUZZ_ARGS="--seed 1234 --packets 20000" or "--replay N"; see --help.
 fuzz: install
 	$(BIN)/python tests/fuzz/live.py $(FUZZ_ARGS)
+
+# Seeded; CHAOS_ARGS="--duration 60 --seed 1234"; see --help and
+# docs/deployment.md#the-chaos-run.
+chaos: install system-deps client-deps
+	bash .ci/system-deps redis nginx
+	$(BIN)/python tests/chaos/run.py $(CHAOS_ARGS)
 
 # The client library, the committed page build, and the page in chromium;
 # the epoch tests run a node on a real redis-server.
