@@ -143,12 +143,12 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
     async def enter_room(self, sid: str, namespace: str, room: Any,
                          eio_sid: str | None = None) -> None:
         """Enter ``room``; return once this node hears the room's channel.
-        Raises ``Unavailable`` (and leaves again) when Redis does not
-        confirm the subscription in time."""
+        Raises ``Unavailable`` when Redis does not confirm the subscription
+        in time (at once while its shard is unreachable); the socket stays
+        in the room, which is subscribed as soon as Redis answers."""
         namespace = namespace or "/"
         local = self.is_connected(sid, namespace) or self.is_pre_connected(
             sid, namespace)
-        was_member = sid in self.rooms.get(namespace, {}).get(room, ())
         await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
         if not local or room is None or room == sid:
             return
@@ -160,8 +160,6 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         except LookupError:
             return  # it left while waiting
         except TimeoutError as exc:
-            if not was_member:
-                self.basic_leave_room(sid, namespace, room)
             raise Unavailable(
                 f"room subscription not confirmed: {self.listen_error}"
             ) from exc

@@ -221,9 +221,9 @@ class ShardedPubSub:
                 self._refresh_needed = False
                 self._topology_error = None
             except REDIS_FAILURES as exc:
+                # Until Redis says otherwise, the URL is the one shard: its
+                # link reports the outage and retries.
                 self._topology_error = f"{type(exc).__name__}: {exc}"
-                if self._shards.cluster is None:
-                    return
         self._sync_links()
         await self._flush()
 
