@@ -24,6 +24,10 @@ _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 _SECRETS = frozenset({"CHATIO_SECRET", "CHATIO_API_KEY"})
 
 
+# URL schemes that name a Redis Cluster rather than one server.
+REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
 class SettingsError(ValueError):
     """A configuration variable has a value chatio cannot use."""
 
@@ -105,6 +109,13 @@ class Settings:
     def admin_enabled(self) -> bool:
         """Whether /admin serves the Socket.IO Admin UI."""
         return self.admin_password is not None
+
+    @property
+    def redis_cluster(self) -> bool:
+        """Whether ``redis_url`` names a Redis Cluster
+        (``redis+cluster://``) rather than one Redis server."""
+        return self.redis_url is not None and self.redis_url.partition(
+            "://")[0].lower() in REDIS_CLUSTER_SCHEMES
 
     @property
     def clustered(self) -> bool:
@@ -300,10 +311,23 @@ def _backend(text: str) -> str:
 
 def _redis_url(text: str) -> str:
     url = text.strip()
-    scheme = url.partition("://")[0].lower()
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme in REDIS_CLUSTER_SCHEMES:
+        seeds = rest.rpartition("@")[2].partition("/")[0].partition("?")[0]
+        if not seeds or any(not _is_host_port(seed)
+                            for seed in seeds.split(",")):
+            raise ValueError("expected redis+cluster://host:port[,host:port...]")
+        return url
     if scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        raise ValueError("expected a redis://, rediss://, unix://, "
+                         "redis+cluster:// or rediss+cluster:// URL")
     return url
+
+
+def _is_host_port(seed: str) -> bool:
+    host, _, port = seed.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _redis_prefix(text: str) -> str:

@@ -9,7 +9,9 @@ needs particular settings calls ``start_server(**changes)``; most use
 
 Tests that need Redis use ``redis_server`` (one real ``redis-server`` shared
 by the session) with their own ``redis_prefix``, or ``own_redis_server``
-when they kill or restart it.
+when they kill or restart it. ``redis_cluster`` is a real Redis Cluster of
+three masters shared the same way; ``make_redis_cluster(replicas=1)`` makes
+one for a test that kills its nodes (``support.redis_cluster``).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import pytest
 from chatio.settings import Settings
 from support import UNLIMITED, ChatClient, mint_token, serve_app
 from support.server import Server
+from support.redis_cluster import RedisClusterServer
 from support.redis_server import MIN_VERSION, RedisServer, require_redis_server
 
 
@@ -151,3 +154,42 @@ def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_prefix() -> str:
     """A key prefix no other test uses."""
     return "chatio-test-" + secrets.token_hex(8)
+
+
+def _started_redis_cluster(workdir: Path, **shape: int) -> RedisClusterServer:
+    require_redis_server()
+    try:
+        return RedisClusterServer(workdir, **shape).start()
+    except RuntimeError as exc:
+        if "too old" not in str(exc) or os.environ.get(
+                "CI", "").lower() == "true":
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """One real Redis Cluster (3 masters, no replicas) for the session; give
+    each test its own ``redis_prefix``, and do not kill its nodes (use
+    ``make_redis_cluster``)."""
+    cluster = _started_redis_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.kill_all()
+
+
+@pytest.fixture
+def make_redis_cluster(
+        tmp_path: Path) -> Iterator[Callable[..., RedisClusterServer]]:
+    """``make_redis_cluster(masters=3, replicas=1)``: a Redis Cluster for
+    this test alone, free to kill and restart; killed when the test ends."""
+    made: list[RedisClusterServer] = []
+
+    def make(**shape: int) -> RedisClusterServer:
+        cluster = _started_redis_cluster(
+            tmp_path / f"redis-cluster-{len(made)}", **shape)
+        made.append(cluster)
+        return cluster
+    yield make
+    for cluster in made:
+        cluster.kill_all()

@@ -1,80 +1,70 @@
 """Typing state in Redis, shared by every node of a cluster.
 
-Keys (``T`` is ``{prefix}:typing``):
+Keys (``T`` is ``{prefix}:typing``), each room's in the room's hash slot:
 
-``T:until``
-    sorted set of ``(room, user)`` pairs that are typing, scored by the time
-    their typing ends;
-``T:names``
-    hash: pair → the typist's display name.
+``T:room:{<room>}:until``
+    sorted set of the users typing in the room, scored by the time their
+    typing ends;
+``T:room:{<room>}:names``
+    hash: user → the typist's display name;
+``T:{T:<n>}:rooms``, ``T:{T:<n>}:marks``
+    the ``DueRooms`` index of rooms with typists, in a few buckets.
 
-A pair is length-prefixed (``<len(room)>:<room><user>``), so no user id can
-make two pairs look alike. ``start``, ``stop`` and ``expire`` are each one
-Lua script timed by the Redis server's ``TIME``, so a transition is reported
-to exactly one caller cluster-wide: one ``typing: true`` however many nodes
+``start``, ``stop`` and each room's expiry are one Lua script in the room's
+slot, timed by the Redis server's ``TIME``, so a transition is reported to
+exactly one caller cluster-wide: one ``typing: true`` however many nodes
 refresh it, one ``typing: false`` whether it came from ``stop`` or from
-whichever node's ``expire`` claimed it first. A typist whose node died ends
-with their TTL on a surviving node.
+whichever node's ``expire`` claimed it first. No script spans two slots, so
+this works on a Redis Cluster as on one server. A typist whose node died
+ends with their TTL on a surviving node.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from ..due_rooms import DueRooms
 from ..errors import Unavailable
 from ..lua import NOW_AND_PAIRS
-from ..redis_client import REDIS_FAILURES
+from ..redis_client import REDIS_FAILURES, RedisClient
 from .base import Typist
 
 # Typists returned per ``expire`` call, at most.
 DEFAULT_BATCH = 1000
 
-# ARGV[1] is the key prefix; ARGV[2] the time in seconds, or empty for the
-# Redis server's TIME.
-_PRELUDE = NOW_AND_PAIRS + """
-local T = ARGV[1] .. ':typing'
-local UNTIL, NAMES = T .. ':until', T .. ':names'
+# KEYS: until, names; ARGV: now, user, name, ttl
+# Returns {1 when the user was not typing else 0, the new deadline}.
+START_SCRIPT = NOW_AND_PAIRS + """
+local deadline = now + tonumber(ARGV[4])
+local typing = redis.call('ZSCORE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[1], num(deadline), ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return {typing and 0 or 1, num(deadline)}
 """
 
-# ARGV: prefix, now, room, user, name, ttl
-# Returns 1 when the user was not typing, 0 for a refresh.
-START_SCRIPT = _PRELUDE + """
-local p = pair(ARGV[3], ARGV[4])
-local typing = redis.call('ZSCORE', UNTIL, p)
-redis.call('ZADD', UNTIL, string.format('%.17g', now + tonumber(ARGV[6])), p)
-redis.call('HSET', NAMES, p, ARGV[5])
-if typing then return 0 end
-return 1
-"""
-
-# ARGV: prefix, now, room, user
+# KEYS: until, names; ARGV: now (unused), user
 # Returns the typist's name when they were typing, else nil.
-STOP_SCRIPT = _PRELUDE + """
-local p = pair(ARGV[3], ARGV[4])
-if redis.call('ZREM', UNTIL, p) == 0 then return false end
-local name = redis.call('HGET', NAMES, p)
-redis.call('HDEL', NAMES, p)
+STOP_SCRIPT = """
+if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return false end
+local name = redis.call('HGET', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
 return name or ''
 """
 
-# ARGV: prefix, now, batch
-# Returns {room, user, name, room, user, name, ...}.
-EXPIRE_SCRIPT = _PRELUDE + """
-local out = {}
-local due = redis.call('ZRANGEBYSCORE', UNTIL, '-inf',
-                       string.format('%.17g', now), 'LIMIT', 0,
-                       tonumber(ARGV[3]))
-for _, p in ipairs(due) do
-  redis.call('ZREM', UNTIL, p)
-  local name = redis.call('HGET', NAMES, p) or ''
-  redis.call('HDEL', NAMES, p)
-  local room, user = unpair(p)
-  out[#out + 1] = room
+# KEYS: until, names; ARGV: now, batch
+# Returns {next deadline or '', user, name, user, name, ...}.
+EXPIRE_SCRIPT = NOW_AND_PAIRS + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now),
+                       'LIMIT', 0, tonumber(ARGV[2]))
+local out = {''}
+for _, user in ipairs(due) do
+  redis.call('ZREM', KEYS[1], user)
   out[#out + 1] = user
-  out[#out + 1] = name
+  out[#out + 1] = redis.call('HGET', KEYS[2], user) or ''
+  redis.call('HDEL', KEYS[2], user)
 end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then out[1] = first[2] end
 return out
 """
 
@@ -82,44 +72,68 @@ return out
 class RedisTypingState:
     """Implements ``TypingState`` for every node of a cluster.
 
-    ``client`` is a ``redis.asyncio.Redis`` the caller owns; ``prefix`` is
-    ``CHATIO_REDIS_PREFIX``. ``clock`` replaces the Redis server's ``TIME``,
-    for tests. ``expire`` returns at most ``batch`` typists per call. Every
-    method raises ``Unavailable`` when Redis fails.
+    ``client`` is a ``redis.asyncio.Redis`` or ``RedisCluster`` the caller
+    owns; ``prefix`` is ``CHATIO_REDIS_PREFIX``. ``clock`` replaces the
+    Redis server's ``TIME``, for tests. ``expire`` returns at most ``batch``
+    typists per call. Every method raises ``Unavailable`` when Redis fails.
     """
 
-    def __init__(self, client: aioredis.Redis, prefix: str, *,
+    def __init__(self, client: RedisClient, prefix: str, *,
                  clock: Callable[[], float] | None = None,
                  batch: int = DEFAULT_BATCH) -> None:
-        self._prefix = prefix
+        self._base = f"{prefix}:typing"
         self._clock = clock
         self._batch = max(1, batch)
+        self._rooms = DueRooms(client, self._base, clock=clock)
         self._start = client.register_script(START_SCRIPT)
         self._stop = client.register_script(STOP_SCRIPT)
         self._expire = client.register_script(EXPIRE_SCRIPT)
 
     async def start(self, typist: Typist, ttl: float) -> bool:
-        started = await self._run(self._start, [
-            typist.room, typist.user_id, typist.name, repr(float(ttl))])
+        try:
+            started, deadline = await self._run(self._start, typist.room, [
+                typist.user_id, typist.name, repr(float(ttl))])
+            if int(started):
+                await self._rooms.mark(typist.room, float(deadline))
+        except REDIS_FAILURES as exc:
+            raise _unavailable(exc) from exc
         return bool(int(started))
 
     async def stop(self, room: str, user_id: str) -> Typist | None:
-        name = await self._run(self._stop, [room, user_id])
+        try:
+            name = await self._run(self._stop, room, [user_id])
+        except REDIS_FAILURES as exc:
+            raise _unavailable(exc) from exc
         return None if name is None else Typist(room, user_id, _text(name))
 
     async def expire(self) -> list[Typist]:
-        flat = [_text(v) for v in
-                await self._run(self._expire, [str(self._batch)])]
-        return [Typist(flat[i], flat[i + 1], flat[i + 2])
-                for i in range(0, len(flat), 3)]
-
-    async def _run(self, script: Any, args: list[str]) -> Any:
-        now = "" if self._clock is None else repr(float(self._clock()))
+        ended: list[Typist] = []
         try:
-            return await script(args=[self._prefix, now, *args])
+            for room, marks in await self._rooms.due(self._batch):
+                budget = self._batch - len(ended)
+                if budget <= 0:
+                    break
+                flat = [_text(v) for v in await self._run(
+                    self._expire, room, [str(budget)])]
+                ended += [Typist(room, flat[i], flat[i + 1])
+                          for i in range(1, len(flat), 2)]
+                await self._rooms.settle(
+                    room, marks, float(flat[0]) if flat[0] else None)
         except REDIS_FAILURES as exc:
-            raise Unavailable(
-                f"typing state error: {type(exc).__name__}: {exc}") from exc
+            raise _unavailable(exc) from exc
+        return ended
+
+    def _keys(self, room: str) -> list[str]:
+        base = f"{self._base}:room:{{{room}}}"
+        return [f"{base}:until", f"{base}:names"]
+
+    async def _run(self, script: Any, room: str, args: list[str]) -> Any:
+        now = "" if self._clock is None else repr(float(self._clock()))
+        return await script(keys=self._keys(room), args=[now, *args])
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    return Unavailable(f"typing state error: {type(exc).__name__}: {exc}")
 
 
 def _text(value: bytes | str) -> str:

@@ -13,7 +13,8 @@ from chatio.constants import MAX_REACTIONS_PER_MESSAGE
 from chatio.errors import Forbidden, NotFound, TooManyReactions
 from chatio.store import HistoryStore
 from chatio.store.redis import RedisHistoryStore
-from support.redis_contents import held_under
+from support.redis_contents import admin_client, held_under
+from support.redis_cluster import RedisClusterServer
 from support import RedisServer
 
 from test_history_store import KINDS, RETENTION, _build_for, change, draft, fill
@@ -250,9 +251,9 @@ async def test_sqlite_delete_leaves_no_text_in_the_files(tmp_path: Path,
 
 
 async def test_redis_delete_leaves_no_text_in_redis(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
-    client = aioredis.Redis.from_url(redis_server.url)
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(shared_redis.url, redis_prefix, RETENTION)
+    client = admin_client(shared_redis.url)
     await store.open()
     try:
         await store.append(draft(1, client_id="m"))

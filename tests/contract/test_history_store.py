@@ -18,16 +18,18 @@ from chatio.store.redis import RedisHistoryStore
 from chatio.store.sqlite import SqliteHistoryStore
 from support import RedisServer
 from support.redis_server import require_redis_server
+from support.redis_cluster import RedisClusterServer
+from support.redis_contents import admin_client
 
 RETENTION = 5
-KINDS = ["memory", "sqlite", "redis"]
+KINDS = ["memory", "sqlite", "redis", "redis-cluster"]
 
 
 def _build(kind: str, path: Path, window: float = 3600.0, *,
            redis_url: str = "", prefix: str = "") -> HistoryStore:
     if kind == "memory":
         return MemoryHistoryStore(RETENTION, idempotency_window=window)
-    if kind == "redis":
+    if kind in ("redis", "redis-cluster"):
         return RedisHistoryStore(redis_url, prefix, RETENTION,
                                  idempotency_window=window)
     return SqliteHistoryStore(path / "h.sqlite3", RETENTION,
@@ -37,9 +39,10 @@ def _build(kind: str, path: Path, window: float = 3600.0, *,
 def _build_for(request: pytest.FixtureRequest, kind: str, path: Path,
                window: float = 3600.0) -> HistoryStore:
     """``_build``, starting the session's redis-server only when needed."""
-    if kind != "redis":
+    if kind not in ("redis", "redis-cluster"):
         return _build(kind, path, window)
-    server: RedisServer = request.getfixturevalue("redis_server")
+    server = request.getfixturevalue(
+        "redis_cluster" if kind == "redis-cluster" else "redis_server")
     return _build(kind, path, window, redis_url=server.url,
                   prefix=request.getfixturevalue("redis_prefix"))
 
@@ -207,10 +210,10 @@ async def test_sqlite_closed_store_is_unavailable(tmp_path: Path) -> None:
 # -- Redis: what a cluster of nodes sharing one Redis relies on ---------------
 
 @pytest.fixture
-async def redis_pair(redis_server: RedisServer,
+async def redis_pair(shared_redis: RedisServer | RedisClusterServer,
                      redis_prefix: str) -> AsyncIterator[list[RedisHistoryStore]]:
     """Two stores on separate connections, like two nodes of a cluster."""
-    stores = [RedisHistoryStore(redis_server.url, redis_prefix, 1000)
+    stores = [RedisHistoryStore(shared_redis.url, redis_prefix, 1000)
               for _ in range(2)]
     for store in stores:
         await store.open()
@@ -250,10 +253,10 @@ async def test_redis_seq_is_gapless_across_nodes(
 
 
 async def test_redis_retention_is_exact_in_the_log_hash(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(shared_redis.url, redis_prefix, RETENTION)
     await store.open()
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = admin_client(shared_redis.url)
     try:
         for n in range(1, 251):
             await store.append(draft(n))
@@ -282,17 +285,17 @@ async def test_redis_retention_is_exact_in_the_log_hash(
 
 
 async def test_redis_reads_entries_older_nodes_kept_in_a_stream(
-        redis_server: RedisServer, redis_prefix: str) -> None:
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
     """Entries stored in the stream by earlier nodes stay readable and
     changeable; appends trim the stream as retention passes them."""
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = admin_client(shared_redis.url)
     stream = f"{redis_prefix}:room:{{r}}:stream"
     old = [draft(n).stored_as(n) for n in (1, 2)]
     for message in old:
         await client.xadd(stream, {"m": json.dumps(message)},
                           id=f"{message['seq']}-0")
     await client.set(f"{redis_prefix}:room:{{r}}:seq", 2)
-    store = RedisHistoryStore(redis_server.url, redis_prefix, 3)
+    store = RedisHistoryStore(shared_redis.url, redis_prefix, 3)
     await store.open()
     try:
         assert (await store.latest("r", 10)).messages == old
@@ -309,11 +312,11 @@ async def test_redis_reads_entries_older_nodes_kept_in_a_stream(
 
 
 async def test_redis_idempotency_record_has_the_window_as_ttl(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    day = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
-    short = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION,
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    day = RedisHistoryStore(shared_redis.url, redis_prefix, RETENTION)
+    short = RedisHistoryStore(shared_redis.url, redis_prefix, RETENTION,
                               idempotency_window=0.2)
-    client = aioredis.Redis.from_url(redis_server.url)
+    client = admin_client(shared_redis.url)
     await day.open()
     await short.open()
     try:
@@ -336,9 +339,9 @@ async def test_redis_idempotency_record_has_the_window_as_ttl(
 
 
 async def test_redis_keys_are_prefixed_and_unambiguous(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    store = RedisHistoryStore(redis_server.url, redis_prefix, RETENTION)
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    store = RedisHistoryStore(shared_redis.url, redis_prefix, RETENTION)
+    client = admin_client(shared_redis.url, decode_responses=True)
     await store.open()
     try:
         one = await store.append(draft(1, room="a:b", user="x:y", client_id="z"))
@@ -357,9 +360,9 @@ async def test_redis_keys_are_prefixed_and_unambiguous(
 
 
 async def test_redis_store_accepts_a_client_factory_decoding_responses(
-        redis_server: RedisServer, redis_prefix: str) -> None:
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
     store = RedisHistoryStore(
-        lambda: aioredis.Redis.from_url(redis_server.url,
+        lambda: admin_client(shared_redis.url,
                                         decode_responses=True),
         redis_prefix, RETENTION)
     await store.open()

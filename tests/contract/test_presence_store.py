@@ -11,6 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from support import RedisServer
 from support.clock import FakeClock
+from support.redis_cluster import RedisClusterServer
+from support.redis_contents import admin_client
 
 from chatio.errors import Unavailable
 from chatio.presence import Departure, Member, MemoryPresenceStore, PresenceStore
@@ -24,12 +26,13 @@ BOB = Member("bob", "Bob")
 T = TypeVar("T")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def store(request: pytest.FixtureRequest, clock: FakeClock,
           redis_clients: list[aioredis.Redis]) -> PresenceStore:
     if request.param == "memory":
         return MemoryPresenceStore(clock=clock)
-    server: RedisServer = request.getfixturevalue("redis_server")
+    server = request.getfixturevalue(
+        "redis_cluster" if request.param == "redis-cluster" else "redis_server")
     client = new_client(server.url)
     redis_clients.append(client)
     return RedisPresenceStore(client, request.getfixturevalue("redis_prefix"),
@@ -134,13 +137,13 @@ async def eventually(check: Callable[[], Awaitable[T]],
 
 
 @pytest.fixture
-def make_node(redis_server: RedisServer, redis_prefix: str,
+def make_node(shared_redis: RedisServer | RedisClusterServer, redis_prefix: str,
               redis_clients: list[aioredis.Redis]
               ) -> Callable[..., RedisPresenceStore]:
     """A node's store on its own connection pool, on the test's prefix."""
     def make(node_id: str, server: RedisServer | None = None,
              **options: float) -> RedisPresenceStore:
-        client = new_client((server or redis_server).url)
+        client = new_client((server or shared_redis).url)
         redis_clients.append(client)
         options.setdefault("ttl", TTL)
         options.setdefault("grace", GRACE)
@@ -267,9 +270,11 @@ async def test_redis_dead_node_is_swept_once_and_its_users_depart_after_grace(
     assert await two.members("s") == []
     # Only the survivors' entries are left.
     client = new_client_for(one)
-    assert await client.exists(node_key(one, "dead")) == 0
-    assert await client.smembers(node_key(one, "n2")) == {
-        b"1:r4:davec2", b"1:r3:evec3"}
+    assert [k async for k in client.scan_iter(
+        f"{one._base}:node:{{dead}}:*")] == []  # noqa: SLF001
+    owners = await client.hgetall(f"{one._base}:room:{{r}}:conns")  # noqa: SLF001
+    assert {conn: owner.split(b" ", 1)[1] for conn, owner in owners.items()} \
+        == {b"3:annc1": b"n1", b"4:davec2": b"n2", b"3:evec3": b"n2"}
 
 
 async def test_redis_sweep_of_a_large_dead_node_goes_in_batches(
@@ -415,10 +420,18 @@ async def test_redis_keys_are_prefixed_and_cleaned_up(
     await eventually(store.expire)
     await store.remove("a", "b:x", "y", grace=0)
     client = new_client_for(store)
-    keys = {key async for key in client.scan_iter(f"{redis_prefix}:*")}
-    # Only the node's own liveness is left.
-    assert keys == {f"{redis_prefix}:presence:nodes".encode(),
-                    f"{redis_prefix}:presence:alive".encode()}
+    keys = {key.decode() async for key in
+            client.scan_iter(f"{redis_prefix}:*")}
+    # Only the node's own liveness, its list of rooms and the due-room
+    # index's counters are left: nothing of any room.
+    registry = f"{redis_prefix}:presence:{{{redis_prefix}:presence}}"
+    assert {f"{registry}:nodes", f"{registry}:alive",
+            f"{registry}:gens"} <= keys
+    rest = keys - {f"{registry}:nodes", f"{registry}:alive",
+                   f"{registry}:gens"}
+    assert all(key.startswith(f"{redis_prefix}:presence:node:{{n:1}}:rooms:")
+               or (key.startswith(f"{redis_prefix}:presence:grace:")
+                   and key.endswith(":marked")) for key in rest), rest
 
 
 async def test_redis_down_is_unavailable_and_recovers_with_reregister(
@@ -452,5 +465,3 @@ def new_client_for(store: RedisPresenceStore) -> aioredis.Redis:
     return store._client  # noqa: SLF001 - inspecting keys in a test
 
 
-def node_key(store: RedisPresenceStore, node_id: str) -> str:
-    return f"{store._prefix}:presence:node:{node_id}"  # noqa: SLF001

@@ -8,33 +8,35 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from chatio.ratelimit import MemoryRateLimiter, RateLimiter
 from chatio.ratelimit.redis import RedisRateLimiter
 from chatio.settings import Rate
 from support import RedisServer
 from support.clock import FakeClock
+from support.redis_cluster import RedisClusterServer
+from support.redis_contents import admin_client
+from chatio.redis_client import new_client
 
 MakeLimiter = Callable[[Rate], RateLimiter]
 # Slow enough that the test's own run time hardly refills a bucket.
 SLOW = Rate(0.1, 3)
 
 
-def _client(server: RedisServer) -> aioredis.Redis:
-    return aioredis.Redis.from_url(server.url, retry=Retry(NoBackoff(), 0),
-                                   socket_connect_timeout=2, socket_timeout=2)
+def _client(server: RedisServer | RedisClusterServer) -> aioredis.Redis:
+    return new_client(server.url)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimiter]:
     clients: list[aioredis.Redis] = []
 
     def make(rate: Rate) -> RateLimiter:
         if request.param == "memory":
             return MemoryRateLimiter(rate)
-        server: RedisServer = request.getfixturevalue("redis_server")
+        server = request.getfixturevalue(
+            "redis_cluster" if request.param == "redis-cluster"
+            else "redis_server")
         client = _client(server)
         clients.append(client)
         return RedisRateLimiter(client, request.getfixturevalue("redis_prefix"),
@@ -112,8 +114,8 @@ async def test_refund_of_a_disabled_rate_is_harmless(
 # -- Redis ---------------------------------------------------------------------
 
 async def test_redis_bucket_is_shared_by_nodes_and_expires(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    clients = [_client(redis_server) for _ in range(2)]
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    clients = [_client(shared_redis) for _ in range(2)]
     try:
         one, two = (RedisRateLimiter(c, redis_prefix, SLOW, MemoryRateLimiter(SLOW))
                     for c in clients)
@@ -129,8 +131,8 @@ async def test_redis_bucket_is_shared_by_nodes_and_expires(
 
 
 async def test_redis_disabled_rate_does_not_touch_redis(
-        redis_server: RedisServer, redis_prefix: str) -> None:
-    client = _client(redis_server)
+        shared_redis: RedisServer | RedisClusterServer, redis_prefix: str) -> None:
+    client = _client(shared_redis)
     try:
         limiter = RedisRateLimiter(client, redis_prefix, Rate(0, 0),
                                    MemoryRateLimiter(Rate(0, 0)))

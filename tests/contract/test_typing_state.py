@@ -10,6 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from support import RedisServer
 from support.clock import FakeClock
+from support.redis_cluster import RedisClusterServer
+from support.redis_contents import admin_client
 
 from chatio.errors import Unavailable
 from chatio.redis_client import new_client
@@ -20,12 +22,13 @@ ANN = Typist("r", "ann", "Ann")
 WAIT = 10.0
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def state(request: pytest.FixtureRequest, clock: FakeClock,
           redis_clients: list[aioredis.Redis]) -> TypingState:
     if request.param == "memory":
         return MemoryTypingState(clock=clock)
-    server: RedisServer = request.getfixturevalue("redis_server")
+    server = request.getfixturevalue(
+        "redis_cluster" if request.param == "redis-cluster" else "redis_server")
     client = new_client(server.url)
     redis_clients.append(client)
     return RedisTypingState(client, request.getfixturevalue("redis_prefix"),
@@ -76,14 +79,14 @@ async def test_a_refresh_takes_the_newest_name(state: TypingState) -> None:
 # -- Redis: what a cluster of nodes sharing one Redis relies on ---------------
 
 @pytest.fixture
-def make_node(redis_server: RedisServer, redis_prefix: str,
+def make_node(shared_redis: RedisServer | RedisClusterServer, redis_prefix: str,
               redis_clients: list[aioredis.Redis]
               ) -> Callable[..., RedisTypingState]:
     """A node's typing state on its own connection pool, on the test's
     prefix, timed by Redis."""
     def make(server: RedisServer | None = None,
              batch: int = 1000) -> RedisTypingState:
-        client = new_client((server or redis_server).url)
+        client = new_client((server or shared_redis).url)
         redis_clients.append(client)
         return RedisTypingState(client, redis_prefix, batch=batch)
     return make

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 
 async def held_under(client: aioredis.Redis, prefix: str) -> bytes:
@@ -27,3 +28,17 @@ async def held_under(client: aioredis.Redis, prefix: str) -> bytes:
             raise AssertionError(f"unexpected {kind} at {key!r}")
     return b"".join(v if isinstance(v, bytes) else str(v).encode()
                     for v in held)
+
+
+def admin_client(url: str, *, decode_responses: bool = False
+                 ) -> aioredis.Redis | RedisCluster:
+    """A plain redis-py client for a test to look into ``url`` with: a
+    ``redis://`` server or a ``redis+cluster://`` cluster (its first seed);
+    ``scan_iter`` covers every master of a cluster."""
+    scheme, _, rest = url.partition("://")
+    if scheme.endswith("+cluster"):
+        seed = rest.split(",", 1)[0]
+        plain = scheme.removesuffix("+cluster")
+        return RedisCluster.from_url(f"{plain}://{seed}",
+                                     decode_responses=decode_responses)
+    return aioredis.Redis.from_url(url, decode_responses=decode_responses)
