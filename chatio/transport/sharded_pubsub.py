@@ -228,6 +228,8 @@ class ShardedPubSub:
         await self._flush()
 
     def _sync_links(self) -> None:
+        if self._shards.cluster and not self._shards.loaded:
+            return  # every channel would go to the first seed
         needed = self._book.addresses()
         for address in needed:
             if address not in self._links:

@@ -8,12 +8,10 @@ unless the caller knows.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from ..redis_client import REDIS_FAILURES, new_client
+from ..redis_client import REDIS_FAILURES, is_cluster_url, new_client
 
 Address = tuple[str, int]
 SLOTS = 16384
@@ -25,12 +23,19 @@ class ShardMap:
 
     def __init__(self, url: str, cluster: bool | None = None) -> None:
         self.url = url
-        parts = urlsplit(url)
-        self._home: Address = (parts.hostname or "127.0.0.1",
-                               parts.port or 6379)
+        scheme, _, rest = url.partition("://")
+        netloc = rest.split("/", 1)[0].split("?", 1)[0]
+        self._auth, _, hosts = netloc.rpartition("@")
+        self._scheme = scheme.lower().replace("+cluster", "")
+        seeds = [_address(seed) for seed in hosts.split(",") if seed]
+        if is_cluster_url(url):
+            cluster = True
+        self._home: Address = seeds[0] if seeds else ("127.0.0.1", 6379)
         self.cluster = cluster
         self._owners: list[Address] = [self._home] * SLOTS
-        self._known: list[Address] = [self._home]
+        self._known: list[Address] = seeds or [self._home]
+        # Whether the slot owners were read (always true without a cluster).
+        self.loaded = not cluster
         self.version = 0
 
     def owner_of(self, channel: str) -> Address:
@@ -40,16 +45,13 @@ class ShardMap:
         return self._owners[key_slot(channel.encode("utf-8"))]
 
     def url_for(self, address: Address) -> str:
-        """The configured URL (credentials, TLS, options) pointed at
-        ``address``; the database is 0 in a cluster."""
-        if address == self._home and not self.cluster:
+        """A ``redis://`` URL of the one server at ``address``, with the
+        configured credentials and TLS; the database is 0 in a cluster."""
+        if not self.cluster and not is_cluster_url(self.url):
             return self.url
-        parts = urlsplit(self.url)
-        auth = parts.netloc.rpartition("@")[0]
         host = f"[{address[0]}]" if ":" in address[0] else address[0]
-        netloc = f"{auth}@{host}:{address[1]}" if auth else \
-            f"{host}:{address[1]}"
-        return urlunsplit((parts.scheme, netloc, "/0", parts.query, ""))
+        auth = f"{self._auth}@" if self._auth else ""
+        return f"{self._scheme}://{auth}{host}:{address[1]}/0"
 
     async def refresh(self) -> bool:
         """Read the slot owners again; True if they changed. Raises one of
@@ -65,6 +67,7 @@ class ShardMap:
                 except ResponseError as exc:
                     if self.cluster is None and "disabled" in str(exc):
                         self.cluster = False
+                        self.loaded = True
                         return False
                     raise
             except REDIS_FAILURES as exc:
@@ -93,11 +96,19 @@ class ShardMap:
         if self._home not in known:
             known.append(self._home)
         self._known = known
+        self.loaded = True
         changed = owners != self._owners
         if changed:
             self._owners = owners
             self.version += 1
         return changed
+
+
+def _address(seed: str) -> Address:
+    host, _, port = seed.rpartition(":")
+    if not host:
+        return (port or "127.0.0.1", 6379)
+    return (host.strip("[]") or "127.0.0.1", int(port) if port else 6379)
 
 
 def _slot_ranges(reply: object) -> list[list[object]]:

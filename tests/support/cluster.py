@@ -20,23 +20,27 @@ class Cluster:
     """``nodes`` chatio processes (``node-1`` ...) on one Redis.
 
     ``env`` adds settings for every node; short presence timings make
-    failure tests fast.
+    failure tests fast. ``redis_url`` points them at a Redis (or Redis
+    Cluster) the test started instead of one of their own.
     """
 
     def __init__(self, workdir: Path, nodes: int = 3,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None,
+                 redis_url: str | None = None) -> None:
         self.workdir = Path(workdir)
         self.secret = "cluster-secret-" + secrets.token_hex(16)
         self.prefix = "chatio-test-" + secrets.token_hex(6)
         self.redis = RedisServer(self.workdir / "redis",
                                  require_redis_server(), AOF_ARGS)
+        # Another Redis (a Redis Cluster, say) the test runs itself.
+        self._redis_url = redis_url
         self._env = dict(env or {})
         self._count = nodes
         self.nodes: list[ChatioProcess] = []
 
     def node_env(self, node_id: str) -> dict[str, str]:
         return {
-            "CHATIO_REDIS_URL": self.redis.url,
+            "CHATIO_REDIS_URL": self._redis_url or self.redis.url,
             "CHATIO_REDIS_PREFIX": self.prefix,
             "CHATIO_SECRET": self.secret,
             "CHATIO_NODE_ID": node_id,
@@ -48,7 +52,8 @@ class Cluster:
         }
 
     async def start(self) -> Cluster:
-        self.redis.start()
+        if self._redis_url is None:
+            self.redis.start()
         for index in range(1, self._count + 1):
             node_id = f"node-{index}"
             self.nodes.append(ChatioProcess(self.node_env(node_id),
@@ -67,7 +72,8 @@ class Cluster:
         for node in self.nodes:
             if node.running:
                 node.kill()
-        self.redis.kill()
+        if self._redis_url is None:
+            self.redis.kill()
 
     def logs(self) -> str:
         """Every node's output, for failure messages."""

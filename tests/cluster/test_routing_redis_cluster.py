@@ -1,0 +1,167 @@
+"""Per-room routing on a real Redis Cluster of three masters: rooms'
+channels live on the shard of their slot, nodes still reach each other for
+chat, presence and typing, and the ``client_id`` race stores one message."""
+from __future__ import annotations
+
+import asyncio
+
+from redis.crc import key_slot
+
+from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
+from support import assert_ok
+from support.metrics import scrape
+from support.multi import client_pool, presence_event, typing_event
+from support.readiness import wait_ready
+
+RECEIVED = "chatio_pubsub_messages_received_total"
+TIMEOUT = 30.0
+
+
+def rooms_on_distinct_shards(cluster, count: int) -> list[str]:
+    """``count`` room names whose channels' slots have distinct masters."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < count:
+        room = f"room{n}"
+        port = cluster.master_of(room).port
+        found.setdefault(port, room)
+        n += 1
+    return list(found.values())
+
+
+async def test_chat_crosses_nodes_in_rooms_on_every_shard(
+        redis_cluster, start_node, connect):
+    node_a = await start_node(redis_cluster)
+    node_b = await start_node(redis_cluster)
+    await wait_ready(node_a.url, True, TIMEOUT)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    alice = await connect(node_a, "alice")
+    bob = await connect(node_b, "bob")
+    rooms = rooms_on_distinct_shards(redis_cluster, 3)
+    for room in rooms:
+        assert_ok(await alice.join(room))
+        assert_ok(await bob.join(room))
+    for room in rooms:
+        sent = assert_ok(await alice.send(room, f"hello {room}"))["message"]
+        assert await bob.next("message") == sent
+        reply = assert_ok(await bob.send(room, f"back {room}"))["message"]
+        assert await alice.next("message") == reply
+
+
+async def test_a_node_without_members_hears_nothing_on_a_cluster(
+        redis_cluster, start_node, connect):
+    busy = await start_node(redis_cluster)
+    idle = await start_node(redis_cluster)
+    await wait_ready(idle.url, True, TIMEOUT)
+    alice = await connect(busy, "alice")
+    bob = await connect(busy, "bob")
+    assert_ok(await alice.join("busy"))
+    assert_ok(await bob.join("busy"))
+    before = (await scrape(idle.url)).value(RECEIVED)
+    for n in range(20):
+        assert_ok(await alice.send("busy", f"m{n}"))
+    await bob.collect("message", 20)
+    assert (await scrape(idle.url)).value(RECEIVED) == before
+
+
+async def test_presence_and_typing_cross_nodes_on_a_cluster(
+        redis_cluster, start_node, token):
+    node_a = await start_node(redis_cluster)
+    node_b = await start_node(redis_cluster)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    async with client_pool(token) as pool:
+        watcher = await pool.connect(
+            node_b, "alice", namespaces=(PRESENCE_NAMESPACE, TYPING_NAMESPACE))
+        await watcher.subscribe(PRESENCE_NAMESPACE, "lobby")
+        await watcher.subscribe(TYPING_NAMESPACE, "lobby")
+        bob = await pool.connect(node_a, "bob",
+                                 namespaces=(CHAT_NAMESPACE, TYPING_NAMESPACE),
+                                 name="Bob")
+        await bob.join("lobby")
+        assert await watcher.next(PRESENCE_NAMESPACE, "presence") == \
+            presence_event("lobby", "bob", "Bob", "joined")
+        assert await bob.typing("lobby", True) == {"ok": True}
+        assert await watcher.next(TYPING_NAMESPACE, "typing") == typing_event(
+            "lobby", "bob", "Bob", True)
+
+
+async def test_the_client_id_race_across_nodes_stores_one_message(
+        redis_cluster, start_node, connect):
+    node_a = await start_node(redis_cluster)
+    node_b = await start_node(redis_cluster)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    alice_a = await connect(node_a, "alice")
+    alice_b = await connect(node_b, "alice")
+    watcher = await connect(node_b, "carol")
+    for client in (alice_a, alice_b, watcher):
+        assert_ok(await client.join("race"))
+    acks = await asyncio.gather(
+        alice_a.send("race", "once", client_id="same-id"),
+        alice_b.send("race", "once", client_id="same-id"))
+    messages = [assert_ok(ack)["message"] for ack in acks]
+    assert messages[0]["seq"] == messages[1]["seq"] == 1
+    assert (await watcher.next("message"))["seq"] == 1
+    await watcher.roundtrip()
+    assert watcher.pending("message") == []
+
+
+def test_room_channels_are_tagged_with_the_room():
+    from chatio.transport.channels import ChannelNames
+    names = ChannelNames("p:socketio")
+    assert key_slot(names.room("/chat", "lobby").encode()) == key_slot(
+        b"p:room:{lobby}:seq")
+
+
+
+PRESENCE_TTL = 2.0
+GRACE = 1.0
+DEPARTURE_DEADLINE = PRESENCE_TTL + GRACE + 5.0
+
+
+async def test_kill_9_of_a_node_on_a_redis_cluster(
+        make_redis_cluster, start_cluster, puppet):
+    redis = make_redis_cluster()
+    cluster = await start_cluster(redis_url=redis.url,
+                                  CHATIO_PRESENCE_TTL=str(PRESENCE_TTL),
+                                  CHATIO_PRESENCE_GRACE=str(GRACE))
+    doomed, two, three = cluster.nodes
+    for node in cluster.nodes:
+        await wait_ready(node.url, True, TIMEOUT)
+    await puppet.connect("watcher", three.url, cluster.token("w"),
+                         [PRESENCE_NAMESPACE])
+    ack = await puppet.call("watcher", PRESENCE_NAMESPACE, "subscribe",
+                            {"room": "lobby"})
+    assert ack["ok"], ack
+    for client, node, user in (("alice", doomed, "alice"),
+                               ("bob", two, "bob")):
+        await puppet.connect(client, node.url,
+                             cluster.token(user, name=user.title()),
+                             [CHAT_NAMESPACE])
+        ack = await puppet.call(client, CHAT_NAMESPACE, "join",
+                                {"room": "lobby"})
+        assert ack["ok"], ack
+    seen = [await puppet.next("watcher", PRESENCE_NAMESPACE, "presence")
+            for _ in range(2)]
+    assert sorted(e["user"]["id"] for e in seen) == ["alice", "bob"]
+
+    doomed.kill()
+    event = await puppet.next("watcher", PRESENCE_NAMESPACE, "presence",
+                              timeout=DEPARTURE_DEADLINE)
+    assert event == presence_event("lobby", "alice", "Alice", "left")
+    # The survivors still route the room between them.
+    await puppet.connect("carol", three.url, cluster.token("carol"),
+                         [CHAT_NAMESPACE])
+    ack = await puppet.call("carol", CHAT_NAMESPACE, "join", {"room": "lobby"})
+    assert ack["ok"], ack
+    sent = await puppet.call("bob", CHAT_NAMESPACE, "message",
+                             {"room": "lobby", "text": "still here",
+                              "client_id": "after-kill"})
+    assert sent["ok"], sent
+    assert await puppet.next("carol", CHAT_NAMESPACE, "message") == \
+        sent["message"]
+    await asyncio.sleep(PRESENCE_TTL + GRACE)
+    await puppet.call("watcher", PRESENCE_NAMESPACE, "unsubscribe",
+                      {"room": "other"})
+    assert [e for e in puppet.pending("watcher", PRESENCE_NAMESPACE,
+                                      "presence")
+            if e["user"]["id"] == "alice"] == []
