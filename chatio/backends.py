@@ -79,7 +79,11 @@ def _single_node(settings: Settings, metrics: Metrics) -> Backends:
 def _cluster(settings: Settings, metrics: Metrics) -> Backends:
     url, prefix = settings.redis_url, settings.redis_prefix
     assert url is not None
-    manager = RedisManager(url, f"{prefix}:socketio", metrics=metrics,
+    # Cross-node delivery routes per room over sharded pub/sub: on a Redis
+    # Cluster each room's channel lives on its slot's shard, found from any
+    # of the URL's seeds.
+    manager = RedisManager(url, f"{prefix}:socketio",
+                           metrics=metrics,
                            on_publish_failure=metrics.redis_publish_failed,
                            on_reconnect=metrics.redis_reconnected)
     history = RedisHistoryStore(url, prefix, settings.history_retention)

@@ -74,6 +74,21 @@ def new_client(url: str, *, retries: int = 0,
     return aioredis.Redis.from_pool(pool)
 
 
+def pubsub_url(url: str) -> str:
+    """The URL classic pub/sub uses: ``url`` itself for one server; for a
+    Redis Cluster, its first seed as a plain ``redis://`` (``rediss://``)
+    URL. A Redis Cluster forwards every ``PUBLISH`` to all of its nodes, so
+    a subscriber on any one node receives every channel."""
+    if not is_cluster_url(url):
+        return url
+    parts = urlsplit(url)
+    credentials, _, seeds = parts.netloc.rpartition("@")
+    seed = seeds.split(",", 1)[0]
+    netloc = f"{credentials}@{seed}" if credentials else seed
+    scheme = parts.scheme.lower().removesuffix("+cluster")
+    return f"{scheme}://{netloc}/0"
+
+
 class QueueingRedisCluster(RedisCluster):
     """redis-py's cluster client, whose per-node pools refuse a command
     when every connection is busy, made to queue it instead (up to

@@ -74,6 +74,8 @@ DEFAULT_GRACE = 5.0
 DEFAULT_BATCH = 1000
 # Dead nodes claimed per ``expire`` call, at most.
 _CLAIMS = 100
+# Rooms ``reregister`` works on concurrently.
+_ROOMS_AT_ONCE = 16
 
 # -- the node registry (KEYS: nodes, alive, gens, sweeping) --------------------
 
@@ -461,13 +463,23 @@ class RedisPresenceStore:
             await self._client.sadd(rooms_key, *wanted)
         known = {_text(room) for room in
                  await self._client.smembers(rooms_key)}
-        for room in sorted(known | set(wanted)):
+        async def one_room(room: str) -> None:
             if self._grace > 0:
                 await self._grace_rooms.mark_in(room, self._grace)
             await self._run_room(self._reregister, room, [
                 owner, _num(self._grace), *wanted.get(room, [])])
             if room not in wanted:
                 await self._client.srem(rooms_key, room)
+
+        rooms = sorted(known | set(wanted))
+        for start in range(0, len(rooms), _ROOMS_AT_ONCE):
+            outcomes = await asyncio.gather(
+                *(one_room(room) for room in
+                  rooms[start:start + _ROOMS_AT_ONCE]),
+                return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
 
     # -- sweeping ------------------------------------------------------------
 

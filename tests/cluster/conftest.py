@@ -54,14 +54,14 @@ def aof_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 async def start_cluster(tmp_path: Path) -> AsyncIterator[
         Callable[..., Awaitable[Cluster]]]:
     """``await start_cluster(CHATIO_PRESENCE_GRACE="1")``: a real cluster of
-    three ``chatio serve`` processes on their own AOF redis-server (or on
-    ``redis_url``), with the given settings on every node; stopped when the
-    test ends."""
+    three ``chatio serve`` processes on their own AOF redis-server (with
+    ``redis_cluster=True``, on their own Redis Cluster of three masters),
+    with the given settings on every node; stopped when the test ends."""
     started: list[Cluster] = []
 
-    async def start(redis_url: str | None = None, **env: str) -> Cluster:
+    async def start(*, redis_cluster: bool = False, **env: str) -> Cluster:
         cluster = Cluster(tmp_path / f"cluster-{len(started)}", env=env,
-                          redis_url=redis_url)
+                          redis_cluster=redis_cluster)
         started.append(cluster)
         return await cluster.start()
     try:

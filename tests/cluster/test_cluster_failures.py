@@ -26,6 +26,14 @@ async def cluster(start_cluster):
                                CHATIO_PRESENCE_GRACE=str(GRACE))
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def any_cluster(request, start_cluster):
+    """``cluster``, on one redis-server and then on a Redis Cluster."""
+    return await start_cluster(CHATIO_PRESENCE_TTL=str(PRESENCE_TTL),
+                               CHATIO_PRESENCE_GRACE=str(GRACE),
+                               redis_cluster=request.param == "redis-cluster")
+
+
 async def joined(puppet, client, url, token, room="lobby"):
     await puppet.connect(client, url, token, [CHAT])
     ack = await puppet.call(client, CHAT, "join", {"room": room})
@@ -40,11 +48,11 @@ async def watch(puppet, client, url, token, room="lobby"):
 
 
 async def test_two_devices_on_two_nodes_give_one_joined_and_one_left(
-        cluster, puppet):
-    one, two, three = cluster.urls
-    await watch(puppet, "watcher", three, cluster.token("watcher"))
-    await joined(puppet, "phone", one, cluster.token("alice", name="Alice"))
-    await joined(puppet, "laptop", two, cluster.token("alice", name="Alice"))
+        any_cluster, puppet):
+    one, two, three = any_cluster.urls
+    await watch(puppet, "watcher", three, any_cluster.token("watcher"))
+    await joined(puppet, "phone", one, any_cluster.token("alice", name="Alice"))
+    await joined(puppet, "laptop", two, any_cluster.token("alice", name="Alice"))
     assert await puppet.next("watcher", PRESENCE, "presence") == \
         presence_event("lobby", "alice", "Alice", "joined")
 
@@ -59,16 +67,16 @@ async def test_two_devices_on_two_nodes_give_one_joined_and_one_left(
 
 
 async def test_kill_9_of_a_node_ends_its_users_presence_exactly_once(
-        cluster, puppet):
-    doomed, two, three = cluster.nodes
-    members = await watch(puppet, "watcher-2", two.url, cluster.token("w2"))
+        any_cluster, puppet):
+    doomed, two, three = any_cluster.nodes
+    members = await watch(puppet, "watcher-2", two.url, any_cluster.token("w2"))
     assert members == set()
-    await watch(puppet, "watcher-3", three.url, cluster.token("w3"))
-    await joined(puppet, "alice", doomed.url, cluster.token("alice", name="Alice"))
-    await joined(puppet, "bob", two.url, cluster.token("bob", name="Bob"))
+    await watch(puppet, "watcher-3", three.url, any_cluster.token("w3"))
+    await joined(puppet, "alice", doomed.url, any_cluster.token("alice", name="Alice"))
+    await joined(puppet, "bob", two.url, any_cluster.token("bob", name="Bob"))
     # carol has devices on the doomed node and on a survivor.
-    await joined(puppet, "carol-1", doomed.url, cluster.token("carol", name="Carol"))
-    await joined(puppet, "carol-2", three.url, cluster.token("carol", name="Carol"))
+    await joined(puppet, "carol-1", doomed.url, any_cluster.token("carol", name="Carol"))
+    await joined(puppet, "carol-2", three.url, any_cluster.token("carol", name="Carol"))
     for watcher in ("watcher-2", "watcher-3"):
         seen = [await puppet.next(watcher, PRESENCE, "presence")
                 for _ in range(3)]

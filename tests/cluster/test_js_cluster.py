@@ -1,5 +1,6 @@
 """Official JavaScript clients on different nodes of a real three-node
-cluster (``chatio serve`` processes sharing one redis-server)."""
+cluster (``chatio serve`` processes sharing one redis-server, or a Redis
+Cluster of three masters)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,9 +16,11 @@ PER_CLIENT = 20
 GRACE = 1.0
 
 
-@pytest.fixture
-async def cluster(start_cluster):
-    return await start_cluster(CHATIO_PRESENCE_GRACE=str(GRACE))
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def cluster(request, start_cluster):
+    """Three nodes on one redis-server, then on a Redis Cluster."""
+    return await start_cluster(CHATIO_PRESENCE_GRACE=str(GRACE),
+                               redis_cluster=request.param == "redis-cluster")
 
 
 async def test_seq_is_gapless_across_nodes(cluster, puppet):

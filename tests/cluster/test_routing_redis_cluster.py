@@ -118,10 +118,8 @@ GRACE = 1.0
 DEPARTURE_DEADLINE = PRESENCE_TTL + GRACE + 5.0
 
 
-async def test_kill_9_of_a_node_on_a_redis_cluster(
-        make_redis_cluster, start_cluster, puppet):
-    redis = make_redis_cluster()
-    cluster = await start_cluster(redis_url=redis.url,
+async def test_kill_9_of_a_node_on_a_redis_cluster(start_cluster, puppet):
+    cluster = await start_cluster(redis_cluster=True,
                                   CHATIO_PRESENCE_TTL=str(PRESENCE_TTL),
                                   CHATIO_PRESENCE_GRACE=str(GRACE))
     doomed, two, three = cluster.nodes

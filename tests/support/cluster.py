@@ -1,5 +1,6 @@
-"""A real chatio cluster for tests: one redis-server and N ``chatio serve``
-processes sharing it, each free to be killed and restarted."""
+"""A real chatio cluster for tests: one redis-server (or a Redis Cluster of
+three masters) and N ``chatio serve`` processes sharing it, each free to be
+killed and restarted."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .process import ChatioProcess
+from .redis_cluster import RedisClusterServer
 from .redis_server import RedisServer, require_redis_server
 from .tokens import mint_token
 
@@ -20,27 +22,30 @@ class Cluster:
     """``nodes`` chatio processes (``node-1`` ...) on one Redis.
 
     ``env`` adds settings for every node; short presence timings make
-    failure tests fast. ``redis_url`` points them at a Redis (or Redis
-    Cluster) the test started instead of one of their own.
+    failure tests fast. ``redis_cluster`` puts every store on a Redis
+    Cluster of three masters (``self.redis`` is then a
+    ``RedisClusterServer``) instead of one redis-server.
     """
 
     def __init__(self, workdir: Path, nodes: int = 3,
-                 env: Mapping[str, str] | None = None,
-                 redis_url: str | None = None) -> None:
+                 env: Mapping[str, str] | None = None, *,
+                 redis_cluster: bool = False) -> None:
         self.workdir = Path(workdir)
         self.secret = "cluster-secret-" + secrets.token_hex(16)
         self.prefix = "chatio-test-" + secrets.token_hex(6)
-        self.redis = RedisServer(self.workdir / "redis",
-                                 require_redis_server(), AOF_ARGS)
-        # Another Redis (a Redis Cluster, say) the test runs itself.
-        self._redis_url = redis_url
+        self.redis: RedisServer | RedisClusterServer
+        if redis_cluster:
+            self.redis = RedisClusterServer(self.workdir / "redis-cluster")
+        else:
+            self.redis = RedisServer(self.workdir / "redis",
+                                     require_redis_server(), AOF_ARGS)
         self._env = dict(env or {})
         self._count = nodes
         self.nodes: list[ChatioProcess] = []
 
     def node_env(self, node_id: str) -> dict[str, str]:
         return {
-            "CHATIO_REDIS_URL": self._redis_url or self.redis.url,
+            "CHATIO_REDIS_URL": self.redis.url,
             "CHATIO_REDIS_PREFIX": self.prefix,
             "CHATIO_SECRET": self.secret,
             "CHATIO_NODE_ID": node_id,
@@ -52,8 +57,7 @@ class Cluster:
         }
 
     async def start(self) -> Cluster:
-        if self._redis_url is None:
-            self.redis.start()
+        self.redis.start()
         for index in range(1, self._count + 1):
             node_id = f"node-{index}"
             self.nodes.append(ChatioProcess(self.node_env(node_id),
@@ -72,7 +76,9 @@ class Cluster:
         for node in self.nodes:
             if node.running:
                 node.kill()
-        if self._redis_url is None:
+        if isinstance(self.redis, RedisClusterServer):
+            self.redis.kill_all()
+        else:
             self.redis.kill()
 
     def logs(self) -> str:

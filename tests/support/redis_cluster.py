@@ -10,6 +10,7 @@ takes in ``CHATIO_REDIS_URL`` (``redis+cluster://h:p,h:p,...``);
 
 Faults: ``kill(node)`` (SIGKILL), ``restart(node)`` (same port, same node
 id and data), ``master_of(key)`` finds the master serving a key's slot,
+``name_served_by(master, "room-{}")`` a room name whose keys it serves,
 ``wait_promoted(old_master)`` waits until a replica took over its slots, and
 ``wait_ok()`` until the cluster is whole again. Nodes are started with
 ``cluster-require-full-coverage no``, so the slots of a dead master fail
@@ -153,6 +154,19 @@ class RedisClusterServer:
             if seen.role == "master" and not seen.failed and seen.serves(slot):
                 return self.node_by_port(seen.port)
         raise LookupError(f"no live master serves slot {slot}")
+
+    def name_served_by(self, master: RedisServer, template: str = "room-{}",
+                       limit: int = 100_000) -> str:
+        """The first ``template.format(n)`` whose slot (as a hash tag, the
+        way chatio tags room keys) ``master`` serves: a room on that
+        master."""
+        ranges = next(v.slots for v in self.view() if v.port == master.port)
+        for n in range(limit):
+            name = template.format(n)
+            slot = key_slot(name.encode())
+            if any(lo <= slot <= hi for lo, hi in ranges):
+                return name
+        raise LookupError(f"no {template!r} on port {master.port}")
 
     def current_masters(self) -> list[RedisServer]:
         """The nodes that are masters with slots now."""

@@ -43,6 +43,9 @@ def test_lists_rates_and_durations() -> None:
     ("CHATIO_SECRET", "short"), ("LOG_LEVEL", "loud"),
     ("CHATIO_HISTORY_BACKEND", "mongo"),
     ("CHATIO_REDIS_URL", "http://redis:6379"), ("CHATIO_REDIS_URL", "redis"),
+    ("CHATIO_REDIS_URL", "redis+cluster://"),
+    ("CHATIO_REDIS_URL", "redis+cluster://a:1,b"),
+    ("CHATIO_REDIS_URL", "redis+cluster://a:99999"),
     ("CHATIO_REDIS_PREFIX", "a{b}"), ("CHATIO_REDIS_PREFIX", "a b"),
     ("CHATIO_REDIS_PREFIX", "x*"), ("CHATIO_PRESENCE_TTL", "0.5"),
     ("CHATIO_BACKLOG", "0"), ("CHATIO_BACKLOG", "-5"),
@@ -71,6 +74,17 @@ def test_cluster_mode_needs_an_explicit_secret() -> None:
     assert (s.redis_prefix, s.presence_ttl) == ("staging", 12)
     assert Settings.from_env({}).redis_prefix == "chatio"
     assert Settings.from_env({}).presence_ttl == 30
+
+
+def test_a_redis_cluster_url_names_its_seed_nodes() -> None:
+    env = {"CHATIO_SECRET": "s" * 16}
+    one = Settings.from_env({**env, "CHATIO_REDIS_URL": "redis://r:6379/0"})
+    assert one.clustered and not one.redis_cluster
+    for url in ("redis+cluster://a:7000", "redis+cluster://a:7000,b:7001",
+                "rediss+cluster://user:pw@a:7000,b:7001",
+                "REDIS+CLUSTER://[::1]:7000"):
+        s = Settings.from_env({**env, "CHATIO_REDIS_URL": url})
+        assert s.clustered and s.redis_cluster and s.redis_url == url
 
 
 def test_a_secret_value_never_appears_in_an_error() -> None:
