@@ -4,6 +4,7 @@ chat, presence and typing, and the ``client_id`` race stores one message."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from redis.crc import key_slot
 
@@ -163,3 +164,75 @@ async def test_kill_9_of_a_node_on_a_redis_cluster(start_cluster, puppet):
     assert [e for e in puppet.pending("watcher", PRESENCE_NAMESPACE,
                                       "presence")
             if e["user"]["id"] == "alice"] == []
+
+
+HEAL_LIMIT = 20.0
+
+
+async def _stored(client, room: str, text: str) -> dict:
+    """Send with one ``client_id`` until stored, as a client retries
+    ``UNAVAILABLE``."""
+    deadline = time.monotonic() + HEAL_LIMIT
+    while True:
+        ack = await client.call("message", {"room": room, "text": text,
+                                            "client_id": text})
+        if ack.get("ok"):
+            return ack["message"]
+        assert ack["error"]["code"] == "UNAVAILABLE", ack
+        assert time.monotonic() < deadline, f"{room} did not heal"
+        await asyncio.sleep(0.2)
+
+
+async def _heard(client, message: dict) -> None:
+    """``client`` receives ``message`` (other rooms' traffic skipped)."""
+    deadline = time.monotonic() + HEAL_LIMIT
+    while True:
+        got = await client.next("message", timeout=HEAL_LIMIT)
+        if (got["room"], got["seq"]) == (message["room"], message["seq"]):
+            assert got == message
+            return
+        assert time.monotonic() < deadline
+
+
+async def test_rooms_are_heard_again_at_a_promoted_replica(
+        make_redis_cluster, start_node, connect):
+    cluster = make_redis_cluster(replicas=1)
+    seed = cluster.nodes[0]
+    victim = next(m for m in cluster.current_masters() if m is not seed)
+    moved = cluster.name_served_by(victim, "moved-{}")
+    kept = cluster.name_served_by(seed, "kept-{}")
+    node_a = await start_node(cluster)
+    node_b = await start_node(cluster)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    alice = await connect(node_a, "alice")
+    bob = await connect(node_b, "bob")
+    for room in (moved, kept):
+        assert_ok(await alice.join(room))
+        assert_ok(await bob.join(room))
+    cluster.wait_replicas_synced()
+
+    cluster.kill(victim)
+    await asyncio.to_thread(cluster.wait_promoted, victim)
+    # bob's node resubscribed at the promoted replica: it hears the moved
+    # room again, and the other room never stopped.
+    for room in (moved, kept):
+        await _heard(bob, await _stored(alice, room, f"after {room}"))
+
+
+async def test_rooms_are_heard_again_when_their_master_returns(
+        make_redis_cluster, start_node, connect):
+    cluster = make_redis_cluster()
+    seed = cluster.nodes[0]
+    victim = next(m for m in cluster.current_masters() if m is not seed)
+    lost = cluster.name_served_by(victim, "lost-{}")
+    node_a = await start_node(cluster)
+    node_b = await start_node(cluster)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    alice = await connect(node_a, "alice")
+    bob = await connect(node_b, "bob")
+    assert_ok(await alice.join(lost))
+    assert_ok(await bob.join(lost))
+    cluster.kill(victim)
+    await asyncio.to_thread(cluster.restart, victim)
+    await asyncio.to_thread(cluster.wait_ok)
+    await _heard(bob, await _stored(alice, lost, "after the restart"))
