@@ -353,6 +353,10 @@ class _Link:
                             "error": f"{type(exc).__name__}: {exc}"}})
                 self.error = f"{type(exc).__name__}: {exc}"
                 lost_once = True
+            except Exception as exc:  # a bug must not end the link
+                log.exception("Redis pub/sub link failed; reconnecting")
+                self.error = f"{type(exc).__name__}: {exc}"
+                lost_once = True
             finally:
                 was_connected = self.connected
                 self._pubsub, self.connected = None, False
