@@ -86,7 +86,8 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         self.channels = ChannelNames(channel)
         self.node_channel = self.channels.node(self.host_id)
         self.subscribe_timeout = subscribe_timeout
-        self.pubsub = ShardedPubSub(
+        # Not ``self.pubsub``: that is the stock manager's redis-py PubSub.
+        self.sharded = ShardedPubSub(
             url, cluster=cluster, on_message=self._received,
             on_commands=self.metrics.pubsub_command,
             on_reconnect=self._reconnected)
@@ -97,19 +98,19 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         self._unlogged_failures = 0
         self._next_failure_log = 0.0
         self.on_admin_sync: SyncHook | None = None
-        self.metrics.count_pubsub_channels(lambda: len(self.pubsub.wanted))
+        self.metrics.count_pubsub_channels(lambda: len(self.sharded.wanted))
         for essential in (self.node_channel, self.channels.everyone):
-            self.pubsub.want(essential, essential=True)
+            self.sharded.want(essential, essential=True)
 
     @property
     def listening(self) -> bool:
         """Whether this node is subscribed and hears the other nodes."""
-        return self.pubsub.listening
+        return self.sharded.listening
 
     @property
     def listen_error(self) -> str | None:
         """Why the node is not subscribed, when it is not."""
-        return self.pubsub.listen_error
+        return self.sharded.listen_error
 
     def start(self) -> None:
         """Subscribe now rather than at the first connection, so readiness
@@ -120,7 +121,7 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
 
     def initialize(self) -> None:
         self._inbox = asyncio.Queue()
-        self.pubsub.start()
+        self.sharded.start()
         super().initialize()
 
     async def close(self) -> None:
@@ -130,15 +131,15 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, *REDIS_FAILURES):
                 await task
-        await self.pubsub.close()
+        await self.sharded.close()
 
     # -- membership ------------------------------------------------------
 
     def room_opened(self, namespace: str, room: Any) -> None:
-        self.pubsub.want(self.channels.room(namespace, room))
+        self.sharded.want(self.channels.room(namespace, room))
 
     def room_closed(self, namespace: str, room: Any) -> None:
-        self.pubsub.unwant(self.channels.room(namespace, room))
+        self.sharded.unwant(self.channels.room(namespace, room))
 
     async def enter_room(self, sid: str, namespace: str, room: Any,
                          eio_sid: str | None = None) -> None:
@@ -153,10 +154,10 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         if not local or room is None or room == sid:
             return
         channel = self.channels.room(namespace, room)
-        if self.pubsub.is_ready(channel):
+        if self.sharded.is_ready(channel):
             return
         try:
-            await self.pubsub.ready(channel, self.subscribe_timeout)
+            await self.sharded.ready(channel, self.subscribe_timeout)
         except LookupError:
             return  # it left while waiting
         except TimeoutError as exc:
@@ -260,7 +261,7 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
         if channel is None:
             return
         try:
-            await self.pubsub.publish(channel, self.json.dumps(data))
+            await self.sharded.publish(channel, self.json.dumps(data))
         except REDIS_FAILURES as exc:
             self.publish_failures += 1
             self._on_publish_failure()

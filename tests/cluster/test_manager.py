@@ -72,11 +72,11 @@ async def test_a_publication_right_after_enter_room_returns_is_heard(
         for n in range(20):
             sid, room = f"sid{n}", f"room{n}"
             receiver.basic_enter_room(sid, "/chat", None, eio_sid=f"eio{n}")
-            before = receiver.pubsub.received
+            before = receiver.sharded.received
             await receiver.enter_room(sid, "/chat", room)
             # No round trip through a client: the publish follows at once.
             await sender._publish(_room_emit(sender, room))
-            await _until(lambda: receiver.pubsub.received > before, 5)
+            await _until(lambda: receiver.sharded.received > before, 5)
     finally:
         await sender.close()
         await receiver.close()
@@ -85,18 +85,18 @@ async def test_a_publication_right_after_enter_room_returns_is_heard(
 async def test_only_rooms_with_local_members_are_subscribed(redis_server):
     manager, _ = await _node(redis_server.url)
     try:
-        base = set(manager.pubsub.wanted)
+        base = set(manager.sharded.wanted)
         manager.basic_enter_room("s1", "/chat", None, eio_sid="e1")
         manager.basic_enter_room("s2", "/chat", None, eio_sid="e2")
         await manager.enter_room("s1", "/chat", "lobby")
         await manager.enter_room("s2", "/chat", "lobby")
         lobby = manager.channels.room("/chat", "lobby")
         everyone = manager.channels.room("/chat", None)
-        assert manager.pubsub.wanted == base | {lobby, everyone}
+        assert manager.sharded.wanted == base | {lobby, everyone}
         await manager.leave_room("s1", "/chat", "lobby")
-        assert lobby in manager.pubsub.wanted
+        assert lobby in manager.sharded.wanted
         await manager.leave_room("s2", "/chat", "lobby")
-        assert manager.pubsub.wanted == base | {everyone}
-        await _until(lambda: manager.pubsub.commands_sent >= 3)
+        assert manager.sharded.wanted == base | {everyone}
+        await _until(lambda: manager.sharded.commands_sent >= 3)
     finally:
         await manager.close()
