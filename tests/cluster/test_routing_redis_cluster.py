@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from redis.crc import key_slot
-
 from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from support import assert_ok
 from support.metrics import scrape
@@ -104,14 +102,6 @@ async def test_the_client_id_race_across_nodes_stores_one_message(
     assert (await watcher.next("message"))["seq"] == 1
     await watcher.roundtrip()
     assert watcher.pending("message") == []
-
-
-def test_room_channels_are_tagged_with_the_room():
-    from chatio.transport.channels import ChannelNames
-    names = ChannelNames("p:socketio")
-    assert key_slot(names.room("/chat", "lobby").encode()) == key_slot(
-        b"p:room:{lobby}:seq")
-
 
 
 PRESENCE_TTL = 2.0
