@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from redis.crc import key_slot
+
 from chatio.constants import CHAT_NAMESPACE, PRESENCE_NAMESPACE, TYPING_NAMESPACE
 from support import assert_ok
 from support.metrics import scrape
@@ -226,3 +228,49 @@ async def test_rooms_are_heard_again_when_their_master_returns(
     await asyncio.to_thread(cluster.restart, victim)
     await asyncio.to_thread(cluster.wait_ok)
     await _heard(bob, await _stored(alice, lost, "after the restart"))
+
+
+def _migrate_slot(cluster, slot: int, source, target) -> None:
+    """Move ``slot`` with its keys from ``source`` to ``target`` the way
+    ``redis-cli --cluster reshard`` does."""
+    import redis
+    ids = {v.port: v.node_id for v in cluster.view()}
+    src = redis.Redis(source.host, source.port)
+    dst = redis.Redis(target.host, target.port)
+    try:
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING",
+                            ids[source.port])
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING",
+                            ids[target.port])
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot,
+                                          100):
+            src.execute_command("MIGRATE", target.host, target.port, "", 0,
+                                5000, "KEYS", *keys)
+        for master in cluster.current_masters():
+            with redis.Redis(master.host, master.port) as client:
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE",
+                                       ids[target.port])
+    finally:
+        src.close()
+        dst.close()
+    cluster.wait_ok()
+
+
+async def test_a_room_whose_slot_migrates_is_heard_at_its_new_shard(
+        make_redis_cluster, start_node, connect):
+    cluster = make_redis_cluster()
+    source, target = cluster.current_masters()[1:3]
+    room = cluster.name_served_by(source, "migrating-{}")
+    node_a = await start_node(cluster)
+    node_b = await start_node(cluster)
+    await wait_ready(node_b.url, True, TIMEOUT)
+    alice = await connect(node_a, "alice")
+    bob = await connect(node_b, "bob")
+    assert_ok(await alice.join(room))
+    assert_ok(await bob.join(room))
+    await _heard(bob, await _stored(alice, room, "before the move"))
+
+    await asyncio.to_thread(_migrate_slot, cluster, key_slot(room.encode()),
+                            source, target)
+    assert cluster.master_of(room).port == target.port
+    await _heard(bob, await _stored(alice, room, "after the move"))
