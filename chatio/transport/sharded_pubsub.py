@@ -45,6 +45,8 @@ RESUBSCRIBE_DELAY = 0.5
 # Channels named by one SSUBSCRIBE or SUNSUBSCRIBE at most.
 MAX_CHANNELS_PER_COMMAND = 1000
 NOT_CONNECTED_YET = "not connected yet"
+# Seconds ``close`` waits for a task to end after cancelling it.
+STOP_TIMEOUT = 1.0
 
 MessageHandler = Callable[[str, bytes], None]
 CommandsHook = Callable[[str, int], None]
@@ -80,6 +82,7 @@ class ShardedPubSub:
         self._task: asyncio.Task[None] | None = None
         self._topology_error: str | None = "not started"
         self._essential: set[str] = set()
+        self.closing = False
         self.received = 0
         self.commands_sent = 0
 
@@ -179,14 +182,23 @@ class ShardedPubSub:
 
     async def close(self) -> None:
         """Stop every link and close every connection."""
+        self.closing = True
         tasks = [t for t in [self._task, *(link.task for link in
                                            self._links.values())]
                  if t is not None]
+        # redis-py may turn a cancellation inside a connect into a
+        # connection error; the loops also stop on ``closing``, and a task
+        # that carried on anyway is cancelled again.
+        for _ in range(3):
+            pending = [t for t in tasks if not t.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=STOP_TIMEOUT)
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, *REDIS_FAILURES):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: it was logged where it arose
         self._task = None
         self._links.clear()
         for client in self._publishers.values():
@@ -197,7 +209,7 @@ class ShardedPubSub:
     # -- the supervisor --------------------------------------------------
 
     async def _supervise(self) -> None:
-        while True:
+        while not self.closing:
             try:
                 await self._step()
             except asyncio.CancelledError:
@@ -238,6 +250,7 @@ class ShardedPubSub:
                 link.task = asyncio.ensure_future(link.run())
         for address, link in list(self._links.items()):
             if address not in needed and link.task is not None:
+                link.stopped = True
                 link.task.cancel()
                 del self._links[address]
                 self._book.link_reset(address)
@@ -315,6 +328,7 @@ class _Link:
         self.url = url
         self.task: asyncio.Task[None] | None = None
         self.connected = False
+        self.stopped = False
         self.resubscribing = False
         self.error: str | None = NOT_CONNECTED_YET
         self._pubsub: Any = None
@@ -334,7 +348,7 @@ class _Link:
 
     async def run(self) -> None:
         lost_once = False
-        while True:
+        while not (self.owner.closing or self.stopped):
             client = new_client(self.url, command_timeout=None)
             pubsub = client.pubsub()
             try:
