@@ -22,6 +22,11 @@ async def sweep_forever(jobs: Sequence[Job], interval: float) -> None:
                 raise
             except Exception:
                 log.exception("sweep job failed")
+            # A client library may turn a cancellation that arrived inside
+            # a job into an error of its own; the loop still stops.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
 
 
 def sweep_interval(*periods: float) -> float:
