@@ -1,8 +1,10 @@
-"""What cluster fan-out costs a node that has no clients in the busy room.
+"""What cluster fan-out costs a node that has no clients in the busy room,
+and what subscription churn costs a node.
 
-In cluster mode every emit is published on one Redis channel, and every
-node decodes every message, including nodes with nobody in the room. This
-script measures that cost:
+In cluster mode each room's emits go out on the room's shard channel, which
+only nodes with members in the room subscribe to. A node with nobody in the
+busy room should therefore spend next to nothing on it. This script
+measures that:
 
 1. starts its own ``redis-server`` on a free port and two chatio nodes,
    A and B, in cluster mode (unique key prefix, message rate limit off);
@@ -13,6 +15,13 @@ script measures that cost:
    (utime + stime from ``/proc/<pid>/stat``) while nothing is sent;
 4. load: the senders send for ``--duration`` seconds, the receivers count
    deliveries, and the same CPU times are sampled again.
+
+5. churn (``churn.py``, unless ``--churn-duration 0``): python-socketio
+   clients on node B join a room new to the node and leave it again, as
+   fast as acks come; the joins and leaves per second and the ``SSUBSCRIBE``
+   commands per join (from node B's ``/metrics``) are reported, once with
+   ``--churn-clients`` clients and once with ``--churn-crowd``. A socket's
+   events run one at a time, so concurrency comes from the clients.
 
 Machines are noisy, so the figure to quote is the ratio of node B's CPU to
 node A's from the same run, not absolute times.
@@ -45,6 +54,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from churn import churn, pubsub_counts
 from procstat import cpu_seconds
 
 HERE = Path(__file__).resolve().parent
@@ -274,10 +284,11 @@ def _run(args: argparse.Namespace, procs: Processes,
     url_b, proc_b = start_node(procs, "node-b", cluster_env)
     wait_ready(procs, url_a)
     wait_ready(procs, url_b)
-    subscribers = redis_command(redis_port, "PUBSUB", "NUMSUB",
-                                f"{prefix}:socketio")
+    subscribers = redis_command(redis_port, "PUBSUB", "SHARDNUMSUB",
+                                f"{prefix}:socketio:all")
     if not subscribers.rstrip().endswith(b":2"):
-        raise RuntimeError(f"expected 2 nodes on the channel: {subscribers!r}")
+        raise RuntimeError(
+            f"expected 2 nodes on the cluster-wide channel: {subscribers!r}")
     log(f"redis on port {redis_port}, node A {url_a}, node B {url_b}")
 
     config = {
@@ -303,6 +314,7 @@ def _run(args: argparse.Namespace, procs: Processes,
             "redis": redis_proc.pid, "driver": driver.pid}
     log(f"baseline: {args.baseline:g} s with nothing sent")
     before = sample(pids)
+    b_received_before = pubsub_counts(url_b).get("received", 0.0)
     started = time.monotonic()
     time.sleep(args.baseline)
     idle_wall = time.monotonic() - started
@@ -318,10 +330,18 @@ def _run(args: argparse.Namespace, procs: Processes,
     time.sleep(SETTLE)
     load_wall = time.monotonic() - started
     after = sample(pids)
+    b_received = pubsub_counts(url_b).get("received", 0.0) - b_received_before
     stdin.close()
     procs.finish("driver", STOP_TIMEOUT)
     for url in (url_a, url_b):
         wait_ready(procs, url)  # still subscribed after the load
+    churned: list[dict[str, Any]] = []
+    if args.churn_duration > 0:
+        for clients in (args.churn_clients, args.churn_crowd):
+            tokens = mint_tokens(secret, f"churn{clients}", clients)
+            log(f"churn: {clients} clients on node B, "
+                f"{args.churn_duration:g} s")
+            churned.append(churn(url_b, tokens, args.churn_duration))
 
     idle_cpu = {k: idle[k] - before[k] for k in pids}
     load_cpu = {k: after[k] - idle[k] for k in pids}
@@ -343,6 +363,10 @@ def _run(args: argparse.Namespace, procs: Processes,
                         f"{done['timeouts']} ack timeouts")
     if done["disconnects"]:
         problems.append(f"{done['disconnects']} disconnects")
+    for c in churned:
+        if c["failed_joins"] or not c["joins"]:
+            problems.append(f"churn: {c['failed_joins']} failed joins of "
+                            f"{c['joins'] + c['failed_joins']}")
     if args.rate > 0 and done["behind"]:
         problems.append(f"{done['behind']} sends skipped: node A could not "
                         f"keep up with {args.rate:g} messages/s")
@@ -363,6 +387,7 @@ def _run(args: argparse.Namespace, procs: Processes,
             "text_chars": args.text_chars,
         },
         "driver": done,
+        "churn": churned,
         "wall_s": {"baseline": round(idle_wall, 3), "load": round(load_wall, 3)},
         "cpu_s": {
             "baseline": {k: round(v, 3) for k, v in idle_cpu.items()},
@@ -381,6 +406,7 @@ def _run(args: argparse.Namespace, procs: Processes,
             "node_b_over_node_a_net_of_idle": ratio(net_cpu["node_b"],
                                                     net_cpu["node_a"]),
             "redis_over_node_a": ratio(load_cpu["redis"], load_cpu["node_a"]),
+            "node_b_publications_received": b_received,
         },
     }
 
@@ -416,7 +442,15 @@ def summary(result: dict[str, Any]) -> str:
         f"node B / node A CPU    {f['node_b_over_node_a']:>10}"
         f"   (net of idle: {f['node_b_over_node_a_net_of_idle']})",
         f"redis / node A CPU     {f['redis_over_node_a']:>10}",
+        f"node B received        {f['node_b_publications_received']:>10g}"
+        f"   publications (chatio_pubsub_messages_received_total)",
     ]
+    for c in result["churn"]:
+        lines.append(
+            f"churn on node B, {c['clients']} clients: "
+            f"{c['joins_per_s']} joins/s, "
+            f"{c['leaves_per_s']} leaves/s, {c['subscribe_round_trips_per_join']}"
+            f" SSUBSCRIBE per join ({c['failed_joins']} failed)")
     if result["problems"]:
         lines.append("NOT VALID: " + "; ".join(result["problems"]))
     return "\n".join(lines)
@@ -445,12 +479,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=15.0,
                         help="seconds to wait for deliveries after the last "
                              "send (default 15)")
+    parser.add_argument("--churn-clients", type=int, default=20,
+                        help="clients on node B for the churn phase "
+                             "(default 20)")
+    parser.add_argument("--churn-duration", type=float, default=5.0,
+                        help="seconds of each churn run; 0 skips it "
+                             "(default 5)")
+    parser.add_argument("--churn-crowd", type=int, default=100,
+                        help="clients on node B for the second churn run "
+                             "(default 100)")
     parser.add_argument("--json", metavar="PATH", type=Path,
                         help="write the JSON result here instead of stdout")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory with every log")
     args = parser.parse_args(argv)
-    for name in ("receivers", "senders", "window", "text_chars"):
+    for name in ("receivers", "senders", "window", "text_chars",
+                 "churn_clients", "churn_crowd"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.duration <= 0 or args.baseline <= 0 or args.rate < 0:

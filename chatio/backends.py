@@ -18,7 +18,7 @@ from .ratelimit import MemoryRateLimiter, RateLimiter
 from .ratelimit.redis import RedisRateLimiter
 from .recovery import MemoryRecoveryStore, RecoveryStore
 from .recovery.redis import RedisRecoveryStore
-from .redis_client import new_client, pubsub_url
+from .redis_client import new_client
 from .settings import Settings
 from .transport import FrameDelivery, LocalManager, RedisManager
 from .store import HistoryStore, build_history_store
@@ -84,9 +84,10 @@ def _single_node(settings: Settings, metrics: Metrics) -> Backends:
 def _cluster(settings: Settings, metrics: Metrics) -> Backends:
     url, prefix = settings.redis_url, settings.redis_prefix
     assert url is not None
-    # Cross-node delivery uses classic pub/sub, which a Redis Cluster
-    # forwards to every node: it subscribes on the cluster's first seed.
-    manager = RedisManager(pubsub_url(url), f"{prefix}:socketio",
+    # Cross-node delivery routes per room over sharded pub/sub: on a Redis
+    # Cluster each room's channel lives on its slot's shard, found from any
+    # of the URL's seeds.
+    manager = RedisManager(url, f"{prefix}:socketio",
                            metrics=metrics,
                            on_publish_failure=metrics.redis_publish_failed,
                            on_reconnect=metrics.redis_reconnected)

@@ -9,7 +9,13 @@ from typing import Any, Protocol
 
 
 class Fanout(Protocol):
-    """Room membership and delivery for one namespace."""
+    """Room membership and delivery for one namespace.
+
+    ``enter`` returns once the socket hears the room, on every node: in a
+    cluster, once Redis confirmed the node's subscription to it. It raises
+    ``errors.Unavailable`` when that cannot be confirmed in time; the
+    socket is in the room all the same and hears it once Redis answers.
+    """
 
     async def enter(self, sid: str, room: str) -> None: ...
 

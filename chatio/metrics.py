@@ -51,6 +51,7 @@ TRANSPORT_CODES = frozenset({"PROTOCOL_ERROR", "BINARY_UNSUPPORTED",
 STORE_APPEND = "append"
 STORE_READ = "read"
 STORE_OPERATIONS = (STORE_APPEND, STORE_READ)
+PUBSUB_COMMANDS = ("ssubscribe", "sunsubscribe")
 # From a memory store's microseconds to a struggling disk's seconds.
 STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                  0.25, 0.5, 1.0, 2.5, 5.0)
@@ -139,6 +140,27 @@ class Metrics:
             "chatio_redis_reconnects",
             "Times the Redis pub/sub listener connected again after losing "
             "its connection.", registry=reg)
+        self._pubsub_received = Counter(
+            "chatio_pubsub_messages_received",
+            "Publications this node received from Redis pub/sub (cluster "
+            "mode): only rooms with members here, and what is addressed to "
+            "this node or every node.", registry=reg)
+        self._pubsub_commands = Counter(
+            "chatio_pubsub_commands",
+            "SSUBSCRIBE and SUNSUBSCRIBE commands this node sent, per "
+            "command; concurrent joins share one.", ["command"], registry=reg)
+        self._pubsub_command_channels = Counter(
+            "chatio_pubsub_command_channels",
+            "Channels named by those commands, per command.", ["command"],
+            registry=reg)
+        self._pubsub_channels = Gauge(
+            "chatio_pubsub_channels",
+            "Shard channels this node subscribes to (rooms with members "
+            "here, plus its own and the cluster-wide one).", registry=reg)
+        self._pubsub_command_children = {
+            command: (self._pubsub_commands.labels(command),
+                      self._pubsub_command_channels.labels(command))
+            for command in PUBSUB_COMMANDS}
         self._store_seconds = Histogram(
             "chatio_store_latency_seconds",
             "Time spent in history store calls, per operation.",
@@ -241,6 +263,22 @@ class Metrics:
     def redis_reconnected(self) -> None:
         """The pub/sub listener is subscribed again after an outage."""
         self._reconnects.inc()
+
+    def pubsub_received(self) -> None:
+        """A publication arrived from Redis pub/sub."""
+        self._pubsub_received.inc()
+
+    def pubsub_command(self, command: str, channels: int) -> None:
+        """An ``ssubscribe`` or ``sunsubscribe`` naming ``channels`` was
+        sent."""
+        children = self._pubsub_command_children.get(command)
+        if children is not None:
+            children[0].inc()
+            children[1].inc(channels)
+
+    def count_pubsub_channels(self, count: Callable[[], int]) -> None:
+        """Report ``count()`` as the subscribed channels, at scrape time."""
+        self._pubsub_channels.set_function(count)
 
     # -- history store ----------------------------------------------------
 

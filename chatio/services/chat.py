@@ -44,8 +44,8 @@ class ChatService:
             raise TooManyRooms()
         # Enter before reading, so no message can fall between the history
         # page and live delivery; the client de-duplicates by seq.
-        await self._fanout.enter(session.sid, room)
         try:
+            await self._fanout.enter(session.sid, room)
             viewer = session.user_id
             if since is None:
                 page, gap = await self._store.latest(room, limit, viewer), False

@@ -1,10 +1,11 @@
 """Read positions: moving them, telling the reader's devices, and who read."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ..constants import EVENT_READ, MAX_READERS
-from ..errors import NotInRoom, RateLimited
+from ..errors import NotInRoom, RateLimited, Unavailable
 from ..fanout import Fanout
 from ..ratelimit import RateLimiter
 from ..store import HistoryStore
@@ -24,8 +25,12 @@ class ReadService:
         self._receipts = receipts
 
     async def connected(self, session: SocketSession) -> None:
-        """Let the socket hear of its user's reads on other devices."""
-        await self._fanout.enter(session.sid, user_channel(session.user_id))
+        """Let the socket hear of its user's reads on other devices (best
+        effort: while a cluster node cannot confirm it hears the user's
+        channel, the socket stays in it and hears it once Redis answers)."""
+        with contextlib.suppress(Unavailable):
+            await self._fanout.enter(session.sid,
+                                     user_channel(session.user_id))
 
     async def read(self, session: SocketSession, room: str,
                    seq: int) -> dict[str, Any]:

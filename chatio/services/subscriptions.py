@@ -1,8 +1,10 @@
 """Room subscriptions of the /presence and /typing namespaces."""
 from __future__ import annotations
 
+import contextlib
+
 from ..constants import MAX_ROOMS_PER_SOCKET
-from ..errors import Forbidden, TooManyRooms
+from ..errors import Forbidden, TooManyRooms, Unavailable
 from ..fanout import Fanout
 from .session import SocketSession
 
@@ -20,7 +22,11 @@ class Subscriptions:
         if room not in session.rooms and len(session.rooms) >= MAX_ROOMS_PER_SOCKET:
             raise TooManyRooms()
         session.rooms.add(room)
-        await self._fanout.enter(session.sid, room)
+        # Presence and typing are best effort: while a cluster node cannot
+        # confirm it hears the room, the socket stays subscribed and hears
+        # it once Redis answers.
+        with contextlib.suppress(Unavailable):
+            await self._fanout.enter(session.sid, room)
 
     async def unsubscribe(self, session: SocketSession, room: str) -> None:
         session.rooms.discard(room)

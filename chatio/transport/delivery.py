@@ -55,14 +55,18 @@ class FrameDelivery(socketio.AsyncManager):
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any,
                          eio_sid: str | None = None) -> None:
+        opened = room != sid and room not in self.rooms.get(namespace, ())
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         self._memberships.setdefault((namespace, sid), set()).add(room)
         journal = self.journal
         if journal is not None and namespace == journal.namespace and \
                 isinstance(room, str) and room != sid:
             journal.entered(sid, room)
+        if opened:
+            self.room_opened(namespace, room)
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        had = room != sid and room in self.rooms.get(namespace, ())
         super().basic_leave_room(sid, namespace, room)
         journal = self.journal
         if journal is not None and namespace == journal.namespace and \
@@ -73,6 +77,18 @@ class FrameDelivery(socketio.AsyncManager):
             rooms.discard(room)
             if not rooms:
                 del self._memberships[(namespace, sid)]
+        if had and room not in self.rooms.get(namespace, ()):
+            self.room_closed(namespace, room)
+
+    # Membership hooks: a cluster manager listens to a room's channel
+    # exactly while the room has a member on this node. Sid rooms (each
+    # socket's own) are not reported; ``room`` None is the whole namespace.
+
+    def room_opened(self, namespace: str, room: Any) -> None:
+        """The first socket of this node entered ``room``."""
+
+    def room_closed(self, namespace: str, room: Any) -> None:
+        """The last socket of this node left ``room``."""
 
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
         for room in list(self._memberships.get((namespace, sid), ())):

@@ -1,48 +1,58 @@
-"""The cluster client manager: every emit reaches every node through Redis.
+"""The cluster client manager: emits reach the nodes that need them.
 
-python-socketio's ``AsyncRedisManager`` does the fan-out; this subclass
-closes the gaps a chat service cannot live with:
+python-socketio's ``AsyncRedisManager`` publishes every emit on one channel
+that every node reads. This subclass keeps its message format and its
+dispatch (``_thread``, ``_handle_*``) but routes each publication over
+Redis shard channels (``SPUBLISH``/``SSUBSCRIBE``, see ``channels.py``):
 
-* a failed publish is counted and logged (the stock manager drops it
-  silently). The message itself was stored first, so clients on other nodes
-  notice the gap in ``seq`` and read it from history;
-* after a Redis outage the listener resubscribes within about a second of
-  Redis answering again (the stock manager backs off up to 60 s);
-* the listener pings Redis while the channel is quiet, so a connection that
-  died without closing is noticed, and ``listening`` tells readiness checks
-  whether cross-node delivery works right now;
-* volatile emits: each receiving node skips its own lagging sockets;
-* publications from other nodes are delivered like local emits, through
-  ``FrameDelivery`` (one frame per publication, no task per recipient);
-* ``disconnect_user``: a ``disconnect`` publication that names a user
-  instead of a sid; each node disconnects that user's sockets.
-* ``publish_admin_sync`` asks every other node to report its sockets to a
-  new Admin UI socket (``on_admin_sync``).
+* an emit to a room goes to the room's channel, which a node listens to
+  while the room has a member on it (``room_opened``/``room_closed``, the
+  membership hooks of ``FrameDelivery``). An emit to one of this node's
+  own sockets is not published at all;
+* acks of remote sockets and replies to a remote Admin UI socket go to the
+  channel of the node that asked;
+* disconnects by sid or user, the Admin UI sync and emits to several rooms
+  at once go to the one channel every node listens to;
+* a join waits (``enter_room``) until Redis confirmed the room's
+  subscription, so nothing published after the join is acked is missed;
+  history covers what came before. Concurrent joins share subscribe
+  commands (``ShardedPubSub``).
+
+It also keeps chatio's other guarantees: a failed publish is counted and
+logged (the message was stored first, so other nodes' clients notice the
+gap in ``seq`` and read history); after a Redis outage each shard link
+resubscribes within about a second; links ping Redis while quiet, and
+``listening`` tells readiness checks whether cross-node delivery works;
+volatile emits let each receiving node skip its own lagging sockets;
+``disconnect_user`` reaches every node; ``publish_admin_sync`` asks every
+node to report its sockets to a new Admin UI socket (``on_admin_sync``).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import socketio
 
+from ..errors import Unavailable
 from ..metrics import Metrics
-from ..redis_client import REDIS_FAILURES, new_client
+from ..redis_client import COMMAND_TIMEOUT, REDIS_FAILURES
+from .channels import ChannelNames
 from .delivery import FrameDelivery
+from .sharded_pubsub import ShardedPubSub
 
 log = logging.getLogger(__name__)
 
-# The listener pings Redis after this many quiet seconds, and gives the
-# connection up when nothing at all was heard for DEAD_AFTER seconds.
-PING_AFTER = 2.0
-DEAD_AFTER = 6.0
-# Seconds between attempts to resubscribe while Redis is unreachable.
-RESUBSCRIBE_DELAY = 0.5
 # Publish failures are logged at most once per this many seconds.
 FAILURE_LOG_INTERVAL = 5.0
+# Remote sockets whose node is known (Admin UI sockets that asked for a
+# sync): replies to them go to that node alone.
+REMOTE_SIDS_LIMIT = 1024
 
 Hook = Callable[[], None]
 SyncHook = Callable[[str], None]
@@ -53,42 +63,54 @@ def _ignore() -> None:
 
 
 class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
-    """``AsyncRedisManager`` with counted publish failures, prompt
-    resubscription and volatile emits.
+    """``AsyncRedisManager`` with per-room routing over shard channels,
+    counted publish failures, prompt resubscription and volatile emits.
 
     ``on_publish_failure`` and ``on_reconnect`` are called once per failed
-    publish and per resubscription after a lost connection (for metrics).
+    publish and per shard link subscribed again after a lost connection.
+    ``cluster`` says whether ``url`` names a Redis Cluster (None: ask it).
+    ``subscribe_timeout`` bounds how long a join waits for its room's
+    subscription before it fails with ``UNAVAILABLE``.
     """
 
     def __init__(self, url: str, channel: str, *,
                  metrics: Metrics | None = None,
                  on_publish_failure: Hook = _ignore,
-                 on_reconnect: Hook = _ignore) -> None:
+                 on_reconnect: Hook = _ignore,
+                 cluster: bool | None = None,
+                 subscribe_timeout: float = COMMAND_TIMEOUT) -> None:
         super().__init__(url, channel=channel)
         self.metrics = metrics if metrics is not None else Metrics()
         self._on_publish_failure = on_publish_failure
         self._on_reconnect = on_reconnect
-        # Publishing is safe to repeat once: a duplicate delivery is
-        # harmless (clients de-duplicate by seq), a lost one is not.
-        self._publisher = new_client(url, retries=1)
-        self._subscriber = new_client(url, command_timeout=None)
-        self._listening = False
-        self._listen_error: str | None = "not subscribed yet"
+        self.channels = ChannelNames(channel)
+        self.node_channel = self.channels.node(self.host_id)
+        self.subscribe_timeout = subscribe_timeout
+        # Not ``self.pubsub``: that is the stock manager's redis-py PubSub.
+        self.sharded = ShardedPubSub(
+            url, cluster=cluster, on_message=self._received,
+            on_commands=self.metrics.pubsub_command,
+            on_reconnect=self._reconnected)
+        self._inbox: asyncio.Queue[bytes] | None = None
+        self._remote_sids: OrderedDict[str, str] = OrderedDict()
         self.publish_failures = 0
         self.reconnects = 0
         self._unlogged_failures = 0
         self._next_failure_log = 0.0
         self.on_admin_sync: SyncHook | None = None
+        self.metrics.count_pubsub_channels(lambda: len(self.sharded.wanted))
+        for essential in (self.node_channel, self.channels.everyone):
+            self.sharded.want(essential, essential=True)
 
     @property
     def listening(self) -> bool:
         """Whether this node is subscribed and hears the other nodes."""
-        return self._listening
+        return self.sharded.listening
 
     @property
     def listen_error(self) -> str | None:
         """Why the node is not subscribed, when it is not."""
-        return None if self._listening else self._listen_error
+        return self.sharded.listen_error
 
     def start(self) -> None:
         """Subscribe now rather than at the first connection, so readiness
@@ -97,26 +119,58 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
             self.server.manager_initialized = True
             self.initialize()
 
+    def initialize(self) -> None:
+        self._inbox = asyncio.Queue()
+        self.sharded.start()
+        super().initialize()
+
     async def close(self) -> None:
         """Stop listening and close the Redis connections."""
         task = getattr(self, "thread", None)
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, *REDIS_FAILURES):
                 await task
-            except (asyncio.CancelledError, *REDIS_FAILURES):
-                pass
-        self._listening = False
-        for client in (self._publisher, self._subscriber):
-            try:
-                await client.aclose()
-            except REDIS_FAILURES:
-                pass
+        await self.sharded.close()
+
+    # -- membership ------------------------------------------------------
+
+    def room_opened(self, namespace: str, room: Any) -> None:
+        self.sharded.want(self.channels.room(namespace, room))
+
+    def room_closed(self, namespace: str, room: Any) -> None:
+        self.sharded.unwant(self.channels.room(namespace, room))
+
+    async def enter_room(self, sid: str, namespace: str, room: Any,
+                         eio_sid: str | None = None) -> None:
+        """Enter ``room``; return once this node hears the room's channel.
+        Raises ``Unavailable`` when Redis does not confirm the subscription
+        in time (at once while its shard is unreachable); the socket stays
+        in the room, which is subscribed as soon as Redis answers."""
+        namespace = namespace or "/"
+        local = self.is_connected(sid, namespace) or self.is_pre_connected(
+            sid, namespace)
+        await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if not local or room is None or room == sid:
+            return
+        channel = self.channels.room(namespace, room)
+        if self.sharded.is_ready(channel):
+            return
+        try:
+            await self.sharded.ready(channel, self.subscribe_timeout)
+        except LookupError:
+            return  # it left while waiting
+        except TimeoutError as exc:
+            raise Unavailable(
+                f"room subscription not confirmed: {self.listen_error}"
+            ) from exc
+
+    # -- emits -----------------------------------------------------------
 
     async def emit_volatile(self, event: str, data: Any, namespace: str,
                             room: str, skip_sid: str | None = None) -> None:
-        """Emit to ``room`` on every node; each node skips its own sockets
-        whose outgoing queue is deep."""
+        """Emit to ``room`` on every node that has members in it; each node
+        skips its own sockets whose outgoing queue is deep."""
         message = {"method": "emit", "event": event, "data": [data],
                    "binary": False, "namespace": namespace, "room": room,
                    "skip_sid": skip_sid, "callback": None,
@@ -152,8 +206,11 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if "admin_sync" in message:
+            sid, host = message["admin_sync"], message.get("host_id")
+            if isinstance(sid, str) and isinstance(host, str):
+                self._remember_remote(sid, host)
             if self.on_admin_sync is not None:
-                self.on_admin_sync(str(message["admin_sync"]))
+                self.on_admin_sync(str(sid))
             return
         if message.get("volatile"):
             data = message.get("data")
@@ -164,9 +221,47 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
             return
         await super()._handle_emit(message)
 
+    def _remember_remote(self, sid: str, host_id: str) -> None:
+        self._remote_sids[sid] = host_id
+        self._remote_sids.move_to_end(sid)
+        while len(self._remote_sids) > REMOTE_SIDS_LIMIT:
+            self._remote_sids.popitem(last=False)
+
+    # -- routing ---------------------------------------------------------
+
+    def route(self, data: dict[str, Any]) -> str | None:
+        """The channel a publication goes to; None: no other node needs
+        it (an emit to one of this node's own sockets)."""
+        method = data.get("method")
+        namespace = data.get("namespace") or "/"
+        if method == "callback":
+            return self.channels.node(str(data.get("host_id")))
+        if method == "emit" and "admin_sync" not in data:
+            room = data.get("room")
+            if room is None:
+                return self.channels.room(namespace, None)
+            if isinstance(room, str):
+                if self.is_sid_room(namespace, room):
+                    return None
+                host = self._remote_sids.get(room)
+                if host is not None:
+                    return self.channels.node(host)
+                return self.channels.room(namespace, room)
+            return self.channels.everyone
+        if method == "close_room" and isinstance(data.get("room"), str):
+            return self.channels.room(namespace, data["room"])
+        if method in ("disconnect", "enter_room", "leave_room"):
+            host = self._remote_sids.get(data.get("sid"))  # type: ignore[arg-type]
+            if host is not None:
+                return self.channels.node(host)
+        return self.channels.everyone
+
     async def _publish(self, data: Any) -> None:
+        channel = self.route(data)
+        if channel is None:
+            return
         try:
-            await self._publisher.publish(self.channel, self.json.dumps(data))
+            await self.sharded.publish(channel, self.json.dumps(data))
         except REDIS_FAILURES as exc:
             self.publish_failures += 1
             self._on_publish_failure()
@@ -187,52 +282,18 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
                         "error": f"{type(exc).__name__}: {exc}"}})
         self._unlogged_failures = 0
 
-    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
-        lost_once = False
-        subscribed_once = False
-        while True:
-            pubsub = self._subscriber.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                if lost_once:
-                    self.reconnects += 1
-                    self._on_reconnect()
-                    log.info("resubscribed to Redis pub/sub")
-                self._listening = subscribed_once = True
-                async for message in self._messages(pubsub):
-                    yield message
-            except REDIS_FAILURES as exc:
-                if self._listening or not lost_once:
-                    log.warning("Redis pub/sub lost; resubscribing"
-                                if subscribed_once else
-                                "cannot subscribe to Redis pub/sub; retrying",
-                                extra={"fields": {
-                                    "error": f"{type(exc).__name__}: {exc}"}})
-                self._listening = False
-                self._listen_error = f"{type(exc).__name__}: {exc}"
-                lost_once = True
-            finally:
-                try:
-                    await pubsub.aclose()
-                except REDIS_FAILURES:
-                    pass
-            await asyncio.sleep(RESUBSCRIBE_DELAY)
+    # -- receiving -------------------------------------------------------
 
-    async def _messages(self, pubsub: Any) -> AsyncIterator[Any]:
-        """Messages until the connection fails (raises) or goes silent."""
-        heard = time.monotonic()
-        pinged = False
+    def _received(self, channel: str, data: bytes) -> None:
+        self.metrics.pubsub_received()
+        if self._inbox is not None:
+            self._inbox.put_nowait(data)
+
+    def _reconnected(self) -> None:
+        self.reconnects += 1
+        self._on_reconnect()
+
+    async def _listen(self) -> AsyncIterator[Any]:
+        assert self._inbox is not None
         while True:
-            message = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=PING_AFTER / 2)
-            now = time.monotonic()
-            if message is not None:
-                heard, pinged = now, False
-                if message.get("type") == "message":
-                    yield message
-            elif now - heard > DEAD_AFTER:
-                raise ConnectionError(
-                    f"no answer from Redis for {DEAD_AFTER:g} s")
-            elif now - heard > PING_AFTER and not pinged:
-                await pubsub.ping()
-                pinged = True
+            yield await self._inbox.get()

@@ -48,3 +48,55 @@ async def _until(condition, timeout: float = 10.0) -> None:
         while not condition():
             await asyncio.sleep(0.05)
     await asyncio.wait_for(poll(), timeout)
+
+
+async def _node(url: str) -> tuple[RedisManager, socketio.AsyncServer]:
+    manager = RedisManager(url, "test:socketio")
+    server = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    manager.start()
+    await _until(lambda: manager.listening)
+    return manager, server
+
+
+def _room_emit(manager: RedisManager, room: str) -> dict:
+    return {"method": "emit", "event": "message", "data": [{"n": 1}],
+            "binary": False, "namespace": "/chat", "room": room,
+            "skip_sid": None, "callback": None, "host_id": manager.host_id}
+
+
+async def test_a_publication_right_after_enter_room_returns_is_heard(
+        redis_server):
+    sender, _ = await _node(redis_server.url)
+    receiver, _ = await _node(redis_server.url)
+    try:
+        for n in range(20):
+            sid, room = f"sid{n}", f"room{n}"
+            receiver.basic_enter_room(sid, "/chat", None, eio_sid=f"eio{n}")
+            before = receiver.sharded.received
+            await receiver.enter_room(sid, "/chat", room)
+            # No round trip through a client: the publish follows at once.
+            await sender._publish(_room_emit(sender, room))
+            await _until(lambda: receiver.sharded.received > before, 5)
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_only_rooms_with_local_members_are_subscribed(redis_server):
+    manager, _ = await _node(redis_server.url)
+    try:
+        base = set(manager.sharded.wanted)
+        manager.basic_enter_room("s1", "/chat", None, eio_sid="e1")
+        manager.basic_enter_room("s2", "/chat", None, eio_sid="e2")
+        await manager.enter_room("s1", "/chat", "lobby")
+        await manager.enter_room("s2", "/chat", "lobby")
+        lobby = manager.channels.room("/chat", "lobby")
+        everyone = manager.channels.room("/chat", None)
+        assert manager.sharded.wanted == base | {lobby, everyone}
+        await manager.leave_room("s1", "/chat", "lobby")
+        assert lobby in manager.sharded.wanted
+        await manager.leave_room("s2", "/chat", "lobby")
+        assert manager.sharded.wanted == base | {everyone}
+        await _until(lambda: manager.sharded.commands_sent >= 3)
+    finally:
+        await manager.close()

@@ -61,9 +61,9 @@ async def test_clients_never_see_redis_hosts_or_exception_text(
             lambda r: r.getMessage() == "store unavailable")
         assert str(port) in json.dumps(logged.fields)
         pubsub = await recorder.first(
-            lambda r: r.name == "chatio.transport.redis_manager")
+            lambda r: r.name == "chatio.transport.sharded_pubsub")
     finally:
         root.removeHandler(recorder)
     assert pubsub.getMessage() == "cannot subscribe to Redis pub/sub; retrying"
     assert not any("lost" in r.getMessage() for r in recorder.records
-                   if r.name == "chatio.transport.redis_manager")
+                   if r.name == "chatio.transport.sharded_pubsub")

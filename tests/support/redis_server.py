@@ -15,8 +15,9 @@ from .net import free_port
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-# Redis 6.2 added the exclusive XRANGE bounds cluster mode relies on.
-MIN_VERSION = (6, 2)
+# Redis 7.0 added sharded pub/sub (SSUBSCRIBE, SPUBLISH), which cluster mode
+# routes every emit over.
+MIN_VERSION = (7, 0)
 
 
 def require_redis_server() -> str:
