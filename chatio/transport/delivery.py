@@ -130,6 +130,11 @@ class FrameDelivery(socketio.AsyncManager):
         a cluster manager also tells the other nodes."""
         return await self.server.disconnect_local_user(user_id, notice)
 
+    async def release_elsewhere(self, key: str) -> bool:
+        """Ask the other nodes to end a socket whose recovery key is
+        ``key``; False when there are none to ask."""
+        return False
+
     async def emit_volatile(self, event: str, data: Any, namespace: str,
                             room: str, skip_sid: str | None = None) -> None:
         """Emit to ``room`` but skip sockets already falling behind: for
