@@ -94,6 +94,15 @@ class FrameDelivery(socketio.AsyncManager):
         for room in list(self._memberships.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         super().basic_disconnect(sid, namespace, **kwargs)
+        # python-socketio skips this once the namespace's last room is gone,
+        # which leaving the rooms first can cause: the sid would stay
+        # "disconnecting" (and a recovered socket with it, not connected).
+        for pending in (self.pending_connect, self.pending_disconnect):
+            sids = pending.get(namespace)
+            if sids is not None and sid in sids:
+                sids.remove(sid)
+                if not sids:
+                    del pending[namespace]
 
     async def pre_connect_as(self, eio_sid: str, namespace: str,
                              sid: str) -> str | None:

@@ -46,6 +46,8 @@ SCREEN_SECONDS = 10.0
 # asked for, and how often it looks.
 RELEASE_WAIT = 0.5
 RELEASE_POLL = 0.05
+# How long a reconnect waits for the end of its socket's old session.
+RETIRE_WAIT = 5.0
 
 
 class Recovery(Protocol):
@@ -133,12 +135,21 @@ class Reconnections:
         server = self._server
         eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
         sock = server.eio.sockets.get(eio_sid) if eio_sid else None
-        if sock is not None:
-            for conn in (sock.ws, sock._probe):
-                if conn is not None:
-                    conn.abort()
-            await sock.close(wait=False, abort=True,
-                             reason=server.reason.TRANSPORT_CLOSE)
+        if sock is None:
+            return
+        if sock.closing or sock.closed:
+            # Its end is under way: wait for the record it leaves.
+            try:
+                await asyncio.wait_for(sock.wait_ended(), RETIRE_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("a dropped socket took long to end",
+                            extra={"fields": {"sid": sid}})
+            return
+        for conn in (sock.ws, sock._probe):
+            if conn is not None:
+                conn.abort()
+        await sock.close(wait=False, abort=True,
+                         reason=server.reason.TRANSPORT_CLOSE)
 
     async def suspend(self, handler: EventNamespace, sid: str,
                       sock: ChatioSocket | None) -> None:
