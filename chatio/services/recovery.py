@@ -42,6 +42,11 @@ class SessionRecovery:
     def new_pid() -> str:
         return secrets.token_urlsafe(18)
 
+    @staticmethod
+    def key(pid: str) -> str:
+        """What a pid is kept and looked up as."""
+        return _key(pid)
+
     async def suspend(self, pid: str, record: SessionRecord) -> bool:
         """Keep ``record`` for the window; False when it could not be."""
         try:

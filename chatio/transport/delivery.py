@@ -94,6 +94,15 @@ class FrameDelivery(socketio.AsyncManager):
         for room in list(self._memberships.get((namespace, sid), ())):
             self.basic_leave_room(sid, namespace, room)
         super().basic_disconnect(sid, namespace, **kwargs)
+        # python-socketio skips this once the namespace's last room is gone,
+        # which leaving the rooms first can cause: the sid would stay
+        # "disconnecting" (and a recovered socket with it, not connected).
+        for pending in (self.pending_connect, self.pending_disconnect):
+            sids = pending.get(namespace)
+            if sids is not None and sid in sids:
+                sids.remove(sid)
+                if not sids:
+                    del pending[namespace]
 
     async def pre_connect_as(self, eio_sid: str, namespace: str,
                              sid: str) -> str | None:
@@ -129,6 +138,11 @@ class FrameDelivery(socketio.AsyncManager):
         """Disconnect ``user_id``'s sockets (``ChatioServer.disconnect_user``);
         a cluster manager also tells the other nodes."""
         return await self.server.disconnect_local_user(user_id, notice)
+
+    async def release_elsewhere(self, key: str) -> bool:
+        """Ask the other nodes to end a socket whose recovery key is
+        ``key``; False when there are none to ask."""
+        return False
 
     async def emit_volatile(self, event: str, data: Any, namespace: str,
                             room: str, skip_sid: str | None = None) -> None:

@@ -16,6 +16,7 @@ the ``Recovery`` service.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +42,12 @@ JOURNAL_MARGIN = 10.0
 MAX_PID_CHARS = 64
 # How long after a recovery a live copy of a replayed message is dropped.
 SCREEN_SECONDS = 10.0
+# How long a node waits for another node to hand over a record it was
+# asked for, and how often it looks.
+RELEASE_WAIT = 0.5
+RELEASE_POLL = 0.05
+# How long a reconnect waits for the end of its socket's old session.
+RETIRE_WAIT = 5.0
 
 
 class Recovery(Protocol):
@@ -48,6 +55,8 @@ class Recovery(Protocol):
     (``chatio.services.recovery.SessionRecovery``)."""
 
     def new_pid(self) -> str: ...
+
+    def key(self, pid: str) -> str: ...
 
     async def suspend(self, pid: str, record: SessionRecord) -> bool: ...
 
@@ -78,41 +87,69 @@ class Reconnections:
         self._server = server
         self._recovery = recovery
         self.journal = journal
-        # pid -> (namespace, sid) of this node's live sockets
+        # key of the pid -> (namespace, sid) of this node's live sockets
         self._live: dict[str, tuple[str, str]] = {}
 
     def issue(self, session: SocketSession, namespace: str) -> str:
         """Give a new socket its pid."""
         pid = self._recovery.new_pid()
         session.pid = pid
-        self._live[pid] = (namespace, session.sid)
+        self._live[self._recovery.key(pid)] = (namespace, session.sid)
         return pid
 
     def forget(self, session: SocketSession | None) -> None:
         """The socket ends on purpose: it will leave no record."""
         if session is not None and session.pid is not None:
-            self._live.pop(session.pid, None)
+            self._live.pop(self._recovery.key(session.pid), None)
             session.pid = None
 
     async def claim(self, pid: str, namespace: str,
                     user_id: str) -> SessionRecord | None:
-        """The record of ``pid``; a socket of this node still holding it
-        (its connection died unnoticed) is ended first, to leave one."""
-        live = self._live.get(pid)
+        """The record of ``pid``. A socket still holding it (its connection
+        died unnoticed) is ended first, to leave one: at once on this node;
+        on another node of a cluster, which is asked to, the record is
+        waited for a little."""
+        key = self._recovery.key(pid)
+        live = self._live.get(key)
         if live is not None:
             await self._retire(*live)
-        return await self._recovery.claim(pid, namespace, user_id)
+        record = await self._recovery.claim(pid, namespace, user_id)
+        if record is not None or live is not None or \
+                not await self._server.manager.release_elsewhere(key):
+            return record
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RELEASE_WAIT
+        while record is None and loop.time() < deadline:
+            await asyncio.sleep(RELEASE_POLL)
+            record = await self._recovery.claim(pid, namespace, user_id)
+        return record
+
+    def release(self, key: str) -> None:
+        """Another node was presented the pid with ``key``: if a socket of
+        this node still holds it, end it so that it leaves its record."""
+        live = self._live.get(key)
+        if live is not None:
+            self._server.eio.run_soon(self._retire(*live))
 
     async def _retire(self, namespace: str, sid: str) -> None:
         server = self._server
         eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
         sock = server.eio.sockets.get(eio_sid) if eio_sid else None
-        if sock is not None:
-            for conn in (sock.ws, sock._probe):
-                if conn is not None:
-                    conn.abort()
-            await sock.close(wait=False, abort=True,
-                             reason=server.reason.TRANSPORT_CLOSE)
+        if sock is None:
+            return
+        if sock.closing or sock.closed:
+            # Its end is under way: wait for the record it leaves.
+            try:
+                await asyncio.wait_for(sock.wait_ended(), RETIRE_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("a dropped socket took long to end",
+                            extra={"fields": {"sid": sid}})
+            return
+        for conn in (sock.ws, sock._probe):
+            if conn is not None:
+                conn.abort()
+        await sock.close(wait=False, abort=True,
+                         reason=server.reason.TRANSPORT_CLOSE)
 
     async def suspend(self, handler: EventNamespace, sid: str,
                       sock: ChatioSocket | None) -> None:
@@ -164,7 +201,7 @@ class Reconnections:
             session = await handler.open_session(sid, identity, address,
                                                  recovered=True)
             session.pid = pid
-            self._live[pid] = (namespace, sid)
+            self._live[self._recovery.key(pid)] = (namespace, sid)
             try:
                 resync = await handler.restore(session, record.rooms)
             except Exception:

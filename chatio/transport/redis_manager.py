@@ -185,7 +185,19 @@ class RedisManager(socketio.AsyncRedisManager, FrameDelivery):
                              "host_id": self.host_id})
         return await super().disconnect_user(user_id, notice)
 
+    async def release_elsewhere(self, key: str) -> bool:
+        await self._publish({"method": "disconnect", "sid": None,
+                             "chatio_release": key, "host_id": self.host_id})
+        return True
+
     async def _handle_disconnect(self, message: dict[str, Any]) -> None:
+        release = message.get("chatio_release")
+        if release is not None:
+            reconnections = self.server.reconnections
+            if isinstance(release, str) and reconnections is not None and \
+                    message.get("host_id") != self.host_id:
+                reconnections.release(release)
+            return
         user_id = message.get("chatio_user")
         if user_id is None:
             await super()._handle_disconnect(message)

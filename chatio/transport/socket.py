@@ -79,6 +79,10 @@ class ChatioSocket(AsyncSocket):
         # While a recovering socket is replayed to, what else the node
         # sends it waits here, in order.
         self.held: list[tuple[bytes | None, eio.Packet]] | None = None
+        # Whether ``close`` ran the session's disconnect handlers, and who
+        # waits for it (made only when someone does).
+        self._ended = False
+        self._ended_event: asyncio.Event | None = None
         # After that, for a while, broadcasts pass this check first.
         self._screen: tuple[Callable[[eio.Packet], bool], float] | None = None
 
@@ -359,6 +363,14 @@ class ChatioSocket(AsyncSocket):
 
     # -- ending ------------------------------------------------------------
 
+    async def wait_ended(self) -> None:
+        """Return once a ``close`` under way ran the disconnect handlers."""
+        if self._ended:
+            return
+        if self._ended_event is None:
+            self._ended_event = asyncio.Event()
+        await self._ended_event.wait()
+
     def fail(self, code: str, reason: str) -> TransportError:
         """End the session for breaking the protocol; the error to raise."""
         self.server.protocol_violation(self.sid, code, reason)
@@ -394,7 +406,13 @@ class ChatioSocket(AsyncSocket):
             self._ping_timer.cancel()
             self._ping_timer = None
         was_open = not self.closed and not self.closing
-        await super().close(wait=False, abort=abort, reason=reason)
+        try:
+            await super().close(wait=False, abort=abort, reason=reason)
+        finally:
+            if was_open:
+                self._ended = True
+                if self._ended_event is not None:
+                    self._ended_event.set()
         conn = self.ws
         if conn is not None:
             conn.close()

@@ -93,8 +93,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "check fail")
     parser.add_argument("--redis-cluster", action="store_true",
                         help="a Redis Cluster of three masters instead of one "
-                             "Redis (not yet working: the nodes' fan-out does "
-                             "not speak Redis Cluster yet)")
+                             "Redis")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="logs and state (default: a temporary directory, "
                              "kept when the run fails)")

@@ -100,3 +100,43 @@ async def test_recovers_on_another_node_after_the_address_changed(
                     for _ in range(sent)]
         assert [m["seq"] for m in messages] == list(range(1, sent + 1))
         assert puppet.pending("alice", CHAT, "message") == []
+
+
+async def test_another_node_takes_over_a_connection_still_open_elsewhere(
+        cluster, puppet):
+    # The client's network changed: its old connection to node 0 looks
+    # alive there, and it reconnects to node 1 with its pid.
+    old_node, new_node = cluster.nodes[0], cluster.nodes[1]
+    await puppet.connect("alice", old_node.url, cluster.token("alice"), [CHAT])
+    await puppet.connect("bob", new_node.url, cluster.token("bob"), [CHAT])
+    for user in ("alice", "bob"):
+        assert (await puppet.call(user, CHAT, "join", {"room": "moving"}))["ok"]
+    for text in ("one", "two"):
+        ack = await puppet.call("bob", CHAT, "message",
+                                {"room": "moving", "text": text})
+        assert ack["ok"], ack
+    first = [await puppet.next("alice", CHAT, "message") for _ in range(2)]
+    assert [m["seq"] for m in first] == [1, 2]
+    held = await puppet.session("alice", CHAT)
+    # Sent after the offset alice holds: two is the last she saw.
+    ack = await puppet.call("bob", CHAT, "message",
+                            {"room": "moving", "text": "three"})
+    assert ack["ok"], ack
+    assert (await puppet.next("alice", CHAT, "message"))["seq"] == 3
+
+    await puppet.connect("alice-again", new_node.url, cluster.token("alice"),
+                         [CHAT], sessions={CHAT: {
+                             "pid": held["pid"], "offset": held["offset"]}})
+    back = await next_status(puppet, "alice-again", "connect")
+    assert back["recovered"] is True, back
+    assert back["sid"] == held["sid"]
+    assert (await next_status(puppet, "alice", "disconnect"))
+    ack = await puppet.call("bob", CHAT, "message",
+                            {"room": "moving", "text": "four"})
+    assert ack["ok"], ack
+    # Three went to the old connection after the offset it presented, so
+    # it is replayed; then four, live.
+    again = [await puppet.next("alice-again", CHAT, "message")
+             for _ in range(2)]
+    assert [m["seq"] for m in again] == [3, 4]
+    assert puppet.pending("alice-again", CHAT, "message") == []

@@ -79,11 +79,15 @@ class JsPuppet:
                       namespaces: Sequence[str], *,
                       transports: Sequence[str] = ("websocket",),
                       local_address: str | None = None,
-                      reconnection: bool = False) -> None:
+                      reconnection: bool = False,
+                      sessions: dict[str, dict[str, Any]] | None = None
+                      ) -> None:
+        """``sessions`` ({namespace: {pid, offset}}) makes the sockets
+        present another connection's recovery state."""
         fields: dict[str, Any] = {
             "client": client, "url": url, "token": token,
             "namespaces": list(namespaces), "transports": list(transports),
-            "reconnection": reconnection}
+            "reconnection": reconnection, "sessions": sessions or {}}
         if local_address is not None:
             fields["localAddress"] = local_address
         await self.request("connect", **fields)
@@ -101,6 +105,11 @@ class JsPuppet:
 
     async def close(self, client: str) -> None:
         await self.request("close", client=client)
+
+    async def session(self, client: str, namespace: str) -> dict[str, Any]:
+        """The socket's sid, pid and last offset."""
+        return await self.request("session", client=client,
+                                  namespace=namespace)
 
     async def drop(self, client: str) -> None:
         """Close the client's transport as a lost network would."""

@@ -15,6 +15,10 @@
 //       network would; with reconnection on, the client comes back.
 //   {"op": "rebind", "client": NAME, "localAddress": A}   later
 //       connections of the client leave from address A.
+//   {"op": "session", "client": NAME, "namespace": NS}   answers the
+//       socket's recovery state: {"sid", "pid", "offset"}.
+// A connect may carry "sessions": {NS: {"pid", "offset"}}: each socket
+// starts as if it had held that session (a reconnect from elsewhere).
 //   {"op": "exit"}
 // Every event a socket receives is written as
 //   {"event": E, "client": NAME, "namespace": NS, "args": [...]}
@@ -68,6 +72,11 @@ async function connect(request) {
   const sockets = new Map();
   for (const namespace of namespaces) {
     const socket = manager.socket(namespace, { auth: { token } });
+    const session = request.sessions?.[namespace];
+    if (session) {
+      socket._pid = session.pid;
+      socket._lastOffset = session.offset;
+    }
     socket.onAny((event, ...args) => write({ event, client: name, namespace, args }));
     for (const status of ["connect", "disconnect", "connect_error"]) {
       socket.on(status, (reason) => write({
@@ -131,7 +140,12 @@ function rebind(request) {
   return {};
 }
 
-const operations = { connect, call, close, transport, drop, rebind };
+function session(request) {
+  const socket = socketOf(request);
+  return { sid: socket.id ?? null, pid: socket._pid ?? null, offset: socket._lastOffset ?? null };
+}
+
+const operations = { connect, call, close, transport, drop, rebind, session };
 
 const lines = readline.createInterface({ input: process.stdin });
 lines.on("line", async (line) => {
