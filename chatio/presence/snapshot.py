@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
+from ..snapshot_file import take, write_atomically
 from .memory import MemoryPresenceStore
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,8 @@ SNAPSHOT_FILE = "presence.json"
 def save_snapshot(store: MemoryPresenceStore, data_dir: Path, grace: float) -> int:
     """Write the absent users to ``data_dir``; returns how many."""
     entries = store.export_absent(grace)
-    path = data_dir / SNAPSHOT_FILE
-    temporary = path.with_suffix(".tmp")
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(entries))
-        os.replace(temporary, path)
+        write_atomically(data_dir / SNAPSHOT_FILE, json.dumps(entries))
     except OSError as exc:
         log.warning("could not save presence", extra={"fields": {"error": str(exc)}})
         return 0
@@ -35,15 +31,14 @@ def save_snapshot(store: MemoryPresenceStore, data_dir: Path, grace: float) -> i
 
 def load_snapshot(store: MemoryPresenceStore, data_dir: Path) -> int:
     """Restore and remove a snapshot left by the previous process."""
-    path = data_dir / SNAPSHOT_FILE
-    try:
-        entries = json.loads(path.read_text())
-        store.import_absent(entries)
-    except FileNotFoundError:
+    text = take(data_dir / SNAPSHOT_FILE)
+    if text is None:
         return 0
+    try:
+        entries = json.loads(text)
+        store.import_absent(entries)
     except (ValueError, TypeError, KeyError) as exc:
         log.warning("ignoring an unreadable presence snapshot",
                     extra={"fields": {"error": str(exc)}})
-        entries = []
-    path.unlink(missing_ok=True)
+        return 0
     return len(entries)

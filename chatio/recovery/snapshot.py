@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
+from ..snapshot_file import take, write_atomically
 from .memory import MemoryRecoveryStore
 
 log = logging.getLogger(__name__)
@@ -22,14 +22,9 @@ SNAPSHOT_FILE = "recovery.json"
 def save_snapshot(store: MemoryRecoveryStore, data_dir: Path) -> int:
     """Write the valid records to ``data_dir``; returns how many."""
     records = store.export()
-    path = data_dir / SNAPSHOT_FILE
-    temporary = path.with_suffix(".tmp")
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(
+        write_atomically(data_dir / SNAPSHOT_FILE, json.dumps(
             {key: [expires, record] for key, (expires, record) in records.items()}))
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
     except OSError as exc:
         log.warning("could not save recovery records",
                     extra={"fields": {"error": str(exc)}})
@@ -39,16 +34,15 @@ def save_snapshot(store: MemoryRecoveryStore, data_dir: Path) -> int:
 
 def load_snapshot(store: MemoryRecoveryStore, data_dir: Path) -> int:
     """Adopt and remove the snapshot the previous process left."""
-    path = data_dir / SNAPSHOT_FILE
+    text = take(data_dir / SNAPSHOT_FILE)
+    if text is None:
+        return 0
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(text)
         records = {str(key): (float(value[0]), str(value[1]))
                    for key, value in raw.items()}
-    except FileNotFoundError:
-        return 0
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         log.warning("ignoring an unreadable recovery snapshot",
                     extra={"fields": {"error": str(exc)}})
-        records = {}
-    path.unlink(missing_ok=True)
+        return 0
     return store.restore(records)
