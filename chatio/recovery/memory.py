@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import time
 
+# Seconds between two sweeps of expired records, at least.
+PRUNE_INTERVAL = 1.0
+
 
 class MemoryRecoveryStore:
     """Records in this process; ``export``/``restore`` carry them over a
@@ -11,13 +14,18 @@ class MemoryRecoveryStore:
     def __init__(self) -> None:
         # key -> (wall-clock expiry, record)
         self._records: dict[str, tuple[float, str]] = {}
+        self._pruned = 0.0
 
     def __len__(self) -> int:
         return len(self._records)
 
     async def put(self, key: str, record: str, ttl: float) -> None:
-        self._prune()
-        self._records[key] = (time.time() + ttl, record)
+        now = time.time()
+        # Expired records go at most once a second: a shutdown puts one
+        # per socket, thousands in a row.
+        if now - self._pruned >= PRUNE_INTERVAL:
+            self._prune()
+        self._records[key] = (now + ttl, record)
 
     async def take(self, key: str) -> str | None:
         entry = self._records.pop(key, None)
@@ -42,7 +50,7 @@ class MemoryRecoveryStore:
         return len(self._records)
 
     def _prune(self) -> None:
-        now = time.time()
+        now = self._pruned = time.time()
         for key in [k for k, (expires, _) in self._records.items()
                     if expires <= now]:
             del self._records[key]

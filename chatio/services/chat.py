@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import os
 import uuid
@@ -58,7 +59,7 @@ class ChatService:
                 await self._fanout.leave(session.sid, room)
             raise
         session.rooms.add(room)
-        session.positions[room] = (page.last_seq, [], page.epoch)
+        session.positions[room] = (page.last_seq, (), sys.intern(page.epoch))
         if is_new:
             await self._notify("member_joined", session, room)
         ack: dict[str, Any] = {"room": room, "history": page.messages,

@@ -18,7 +18,7 @@ class SocketSession:
     # /chat room what the client is known to have: every seq up to the
     # first item and those listed, of the room's epoch (the third).
     pid: str | None = None
-    positions: dict[str, tuple[int, list[int], str]] = dataclasses.field(
+    positions: dict[str, tuple[int, tuple[int, ...], str]] = dataclasses.field(
         default_factory=dict)
 
     @property

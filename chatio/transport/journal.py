@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..recovery import RoomTrail
@@ -84,7 +84,7 @@ class DeliveryJournal:
         self._direct.pop((sid, room), None)
         self._undelivered.pop((sid, room), None)
 
-    def trail(self, sid: str, room: str, base: int, have: list[int],
+    def trail(self, sid: str, room: str, base: int, have: Iterable[int],
               confirmed: int, epoch: str = "") -> RoomTrail | None:
         """What ``room`` sent ``sid``: it is known to have every seq up to
         ``base``, those in ``have``, and whatever was stamped up to

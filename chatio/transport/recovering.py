@@ -222,7 +222,7 @@ class Reconnections:
                     continue
                 have = trail.received(stamp)
                 skip.update((room, seq) for seq in have)
-                session.positions[room] = (trail.base, sorted(have),
+                session.positions[room] = (trail.base, tuple(sorted(have)),
                                            trail.epoch)
                 for message in missed.get(room, ()):
                     seq = message["seq"]

@@ -60,6 +60,24 @@ class TransportError(Exception):
 class ChatioSocket(AsyncSocket):
     """An engine.io session whose WebSocket writes go straight out."""
 
+    # Connection state recovery's per-session state. Class defaults, set on
+    # a session only once they change, so an idle session stays small.
+    # The journal stamp when the last ping was sent, and the stamp the
+    # client confirmed having by answering a ping:
+    _ping_stamp = 0
+    confirmed_stamp = 0
+    # Its /chat socket asked for messages without the offset argument:
+    plain = False
+    # While a recovering socket is replayed to, what else the node sends
+    # it waits here, in order; after that, for a while, broadcasts pass
+    # ``_screen`` first:
+    held: list[tuple[bytes | None, eio.Packet]] | None = None
+    _screen: tuple[Callable[[eio.Packet], bool], float] | None = None
+    # Whether ``close`` ran the session's disconnect handlers, and who
+    # waits for it (made only when someone does):
+    _ended = False
+    _ended_event: asyncio.Event | None = None
+
     def __init__(self, server: ChatioEngine, sid: str) -> None:
         super().__init__(server, sid)
         self.server: ChatioEngine = server
@@ -70,21 +88,6 @@ class ChatioSocket(AsyncSocket):
         self._queued_bytes = 0
         self._polling = False
         self.close_code: str | None = None
-        # Recovery: the journal stamp when the last ping was sent, and the
-        # stamp the client confirmed having by answering a ping.
-        self._ping_stamp = 0
-        self.confirmed_stamp = 0
-        # Its /chat socket asked for messages without the offset argument.
-        self.plain = False
-        # While a recovering socket is replayed to, what else the node
-        # sends it waits here, in order.
-        self.held: list[tuple[bytes | None, eio.Packet]] | None = None
-        # Whether ``close`` ran the session's disconnect handlers, and who
-        # waits for it (made only when someone does).
-        self._ended = False
-        self._ended_event: asyncio.Event | None = None
-        # After that, for a while, broadcasts pass this check first.
-        self._screen: tuple[Callable[[eio.Packet], bool], float] | None = None
 
     # -- output ------------------------------------------------------------
 
