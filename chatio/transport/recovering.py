@@ -197,6 +197,7 @@ class Reconnections:
             return False
         sock.hold()
         skip: set[tuple[str, int]] = set()
+        abandoned = False
         try:
             session = await handler.open_session(sid, identity, address,
                                                  recovered=True)
@@ -204,14 +205,25 @@ class Reconnections:
             self._live[self._recovery.key(pid)] = (namespace, sid)
             try:
                 resync = await handler.restore(session, record.rooms)
-            except Exception:
-                # Its rooms so far are restored; the resync is not sent.
-                log.exception("restoring a recovered socket failed")
-                resync = []
+            except Exception as exc:
+                # A room not heard (Redis is failing) would miss messages:
+                # the socket starts a new session instead, and catches up
+                # with ``since`` as after any other reconnect.
+                log.warning("recovery abandoned: a room could not be "
+                            "restored", extra={"fields": {
+                                "sid": sid, "error": f"{type(exc).__name__}: {exc}"}})
+                abandoned = True
+                await self._abandon(handler, session, pid)
+                return False
             # What was stored between the first read and entering the rooms.
             latest = {room: messages[-1]["seq"]
                       for room, messages in missed.items() if messages}
             later = await self._recovery.missed(record, stamp, latest)
+            if later is None:
+                # Messages stored in that short while (the live ones from
+                # now on are held) are left to the client's gap check.
+                log.warning("a recovered socket's second history read "
+                            "failed", extra={"fields": {"sid": sid}})
             for room, messages in (later or {}).items():
                 missed.setdefault(room, []).extend(messages)
             sock.send_direct(_packet(wire.CONNECT, namespace,
@@ -232,14 +244,27 @@ class Reconnections:
             for event, payload in resync:
                 sock.send_direct(_event(namespace, [event, payload]))
         finally:
-            sock.release(lambda pkt: self._keep_held(pkt, sid, namespace,
-                                                     skip, sock))
+            if abandoned:
+                sock.release(lambda pkt: _namespace_of(pkt) != namespace)
+            else:
+                sock.release(lambda pkt: self._keep_held(pkt, sid, namespace,
+                                                         skip, sock))
         # A message stored before the replay read it may still be on its
         # way to the room (from this node or another): that copy is dropped.
         sock.screen(lambda pkt: self._new_to(pkt, sid, namespace, skip),
                     SCREEN_SECONDS)
         server.metrics.recovered(namespace)
         return True
+
+    async def _abandon(self, handler: EventNamespace, session: SocketSession,
+                       pid: str) -> None:
+        """Undo a recovery half done: the socket leaves what it re-entered
+        as if it had dropped again (presence's grace covers the new
+        session), and nothing of it stays on this node."""
+        self._live.pop(self._recovery.key(pid), None)
+        session.pid = None
+        await handler.disconnect(session.sid, "recovery abandoned")
+        self._server.manager.basic_disconnect(session.sid, handler.namespace)
 
     def _message(self, sid: str, room: str, message: dict[str, Any],
                  namespace: str) -> eio_packet.Packet:
@@ -294,6 +319,14 @@ class Reconnections:
         parsed = parse_offset(args[2])
         stamp = parsed[1] if parsed and parsed[0] == self.journal.tag else None
         return message["room"], message, stamp
+
+
+def _namespace_of(pkt: eio_packet.Packet) -> str | None:
+    """The namespace a Socket.IO packet in ``pkt`` is for."""
+    text = pkt.data if pkt.packet_type == eio_packet.MESSAGE else None
+    if not isinstance(text, str) or len(text) < 2 or text[1] != "/":
+        return "/" if isinstance(text, str) else None
+    return text[1:].split(",", 1)[0]
 
 
 def _packet(kind: int, namespace: str, data: Any) -> eio_packet.Packet:

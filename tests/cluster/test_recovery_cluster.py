@@ -1,6 +1,7 @@
-"""Connection state recovery across the nodes of a real cluster: a stock
-socket.io-client whose address changed reconnects through nginx to another
-node, and comes back as itself with every message it missed, once."""
+"""Connection state recovery across the nodes of a real cluster (on one
+Redis and on a Redis Cluster): a stock socket.io-client whose address
+changed reconnects through nginx to another node, and comes back as itself
+with every message it missed, once."""
 from __future__ import annotations
 
 import asyncio
@@ -19,10 +20,12 @@ RECONNECT_TIMEOUT = 15.0
 ADDRESSES = [f"127.0.0.{n}" for n in range(20, 40)]
 
 
-@pytest.fixture
-async def cluster(start_cluster):
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def cluster(request, start_cluster):
+    """Three nodes on one Redis, then on a Redis Cluster of three masters."""
     require_nginx()
-    return await start_cluster(CHATIO_TRUSTED_PROXIES="127.0.0.1")
+    return await start_cluster(CHATIO_TRUSTED_PROXIES="127.0.0.1",
+                               redis_cluster=request.param == "redis-cluster")
 
 
 def sessions_of(cluster: Cluster, user: str) -> list[int]:
